@@ -108,9 +108,11 @@ internal sealed partial class IscsiConnection
 
         if (target is null)
         {
-            // Not here: either it completed (its response is out) or it never arrived. RFC 7143 11.5.1: if its
-            // CmdSN is before this request's, the task is as good as aborted; otherwise it does not exist.
-            return SerialNumber.LessThan(refCmdSN, cmdSN) ? TaskManagementResponse.FunctionComplete : TaskManagementResponse.TaskDoesNotExist;
+            // Not here. RFC 7143 11.5.1: if RefCmdSN is inside the window and before this request's CmdSN, the
+            // command is yet to arrive and is taken as received-and-aborted; otherwise it already completed
+            // (its response is out) or never existed.
+            bool pending = SerialNumber.InWindow(refCmdSN, Window.ExpCmdSN, Window.MaxCmdSN) && SerialNumber.LessThan(refCmdSN, cmdSN);
+            return pending ? TaskManagementResponse.FunctionComplete : TaskManagementResponse.TaskDoesNotExist;
         }
 
         await AbortTasksAsync(t => t == target).ConfigureAwait(false);
