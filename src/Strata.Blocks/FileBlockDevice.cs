@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -83,6 +84,7 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken ct = default)
     {
         long count = CheckRange(lba, buffer.Length);
@@ -109,6 +111,7 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default)
     {
         long count = CheckRange(lba, data.Length);
@@ -117,17 +120,18 @@ public sealed class FileBlockDevice : IBlockDevice
             return;
         }
 
+        ct.ThrowIfCancellationRequested(); // a started pwrite cannot be cancelled; one not yet started can
         try
         {
             if (_direct && !AlignedBuffer.IsAligned(data.Span))
             {
                 using var bounce = new AlignedBuffer(data.Length);
                 data.CopyTo(bounce.Memory);
-                await RandomAccess.WriteAsync(_handle, bounce.Memory, lba * BlockSize, ct).ConfigureAwait(false);
+                await PooledFileOperation.WriteAsync(_handle, bounce.Memory, lba * BlockSize).ConfigureAwait(false);
             }
             else
             {
-                await RandomAccess.WriteAsync(_handle, data, lba * BlockSize, ct).ConfigureAwait(false);
+                await PooledFileOperation.WriteAsync(_handle, data, lba * BlockSize).ConfigureAwait(false);
             }
         }
         catch (IOException e)
@@ -141,19 +145,15 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
-    public ValueTask FlushAsync(CancellationToken ct = default)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask FlushAsync(CancellationToken ct = default)
     {
-        // fdatasync blocks; keep it off the caller's thread so the network loop never waits on the disk.
-        return new ValueTask(Task.Run(
-            () =>
-            {
-                if (LinuxFile.FDataSync(_handle) != 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"fdatasync of {Path} failed: errno {errno}");
-                }
-            },
-            ct));
+        // fdatasync blocks; it runs on the thread pool so the network loop never waits on the disk.
+        long errno = await PooledFileOperation.DataSyncAsync(_handle).ConfigureAwait(false);
+        if (errno != 0)
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"fdatasync of {Path} failed: errno {errno}");
+        }
     }
 
     public async ValueTask UnmapAsync(long lba, long blockCount, CancellationToken ct = default)
@@ -172,7 +172,7 @@ public sealed class FileBlockDevice : IBlockDevice
         long length = blockCount * BlockSize;
         if (Volatile.Read(ref _punchHoleUnsupported) == 0)
         {
-            int errno = await Task.Run(() => LinuxFile.PunchHole(_handle, offset, length), ct).ConfigureAwait(false);
+            long errno = await PooledFileOperation.PunchHoleAsync(_handle, offset, length).ConfigureAwait(false);
             if (errno == 0)
             {
                 return;
@@ -192,7 +192,7 @@ public sealed class FileBlockDevice : IBlockDevice
         for (long done = 0; done < length; done += zeros.Memory.Length)
         {
             int chunk = (int)Math.Min(zeros.Memory.Length, length - done);
-            await RandomAccess.WriteAsync(_handle, zeros.Memory[..chunk], offset + done, ct).ConfigureAwait(false);
+            await PooledFileOperation.WriteAsync(_handle, zeros.Memory[..chunk], offset + done).ConfigureAwait(false);
         }
     }
 
@@ -220,9 +220,10 @@ public sealed class FileBlockDevice : IBlockDevice
 
     private async ValueTask ReadFullyAsync(long offset, Memory<byte> buffer, CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested(); // a started pread cannot be cancelled; one not yet started can
         while (!buffer.IsEmpty)
         {
-            int n = await RandomAccess.ReadAsync(_handle, buffer, offset, ct).ConfigureAwait(false);
+            int n = (int)await PooledFileOperation.ReadAsync(_handle, buffer, offset).ConfigureAwait(false);
             if (n == 0)
             {
                 // Past the end of a file that shrank underneath us: what is not there reads as zeros.
