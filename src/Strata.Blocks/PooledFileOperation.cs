@@ -16,7 +16,8 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
     private static readonly ConcurrentQueue<PooledFileOperation> Pool = new();
     private static int _pooled;
 
-    private ManualResetValueTaskSourceCore<long> _core = new() { RunContinuationsAsynchronously = true };
+    // Continuations run on the I/O thread as soon as the call returns: one thread hop per I/O, not two.
+    private ManualResetValueTaskSourceCore<long> _core = new() { RunContinuationsAsynchronously = false };
     private SafeFileHandle? _handle;
     private Memory<byte> _readBuffer;
     private ReadOnlyMemory<byte> _writeBuffer;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 
 namespace Strata.Iscsi.Pdu;
@@ -26,6 +27,7 @@ internal sealed class PduReader
     /// Waits until <paramref name="count"/> bytes are buffered. False when the peer closed the connection before
     /// any byte of them arrived; a close in the middle throws.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> FillAsync(int count, CancellationToken ct)
     {
         if (count > _buffer.Length)
@@ -72,6 +74,7 @@ internal sealed class PduReader
     }
 
     /// <summary>Reads exactly <paramref name="destination"/>.Length bytes into it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken ct)
     {
         int fromBuffer = Math.Min(destination.Length, _end - _start);
@@ -104,6 +107,7 @@ internal sealed class PduReader
     }
 
     /// <summary>Reads and drops <paramref name="count"/> bytes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SkipAsync(int count, CancellationToken ct)
     {
         while (count > 0)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Text;
 using Strata.Iscsi.Login;
@@ -10,6 +11,7 @@ internal sealed partial class IscsiConnection
     private uint _nextPingTag = 1;
 
     /// <summary>A NOP-Out (RFC 7143 11.18): a ping to answer, or the answer to our ping.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask NopOutAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -111,6 +112,7 @@ internal sealed partial class IscsiConnection
 
     /// <summary>Reads the next PDU's header (BHS, AHS, header digest) into <see cref="_header"/>. False at a clean
     /// end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadHeaderAsync()
     {
         var ct = _closed.Token;
@@ -150,6 +152,7 @@ internal sealed partial class IscsiConnection
 
     /// <summary>Receives the current PDU's data segment into <paramref name="destination"/> (its exact length),
     /// then its padding and data digest.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveDataAsync(Memory<byte> destination)
     {
         var ct = _closed.Token;
@@ -178,6 +181,7 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>Receives the current PDU's data segment into the connection's scratch buffer.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReceiveDataToScratchAsync()
     {
         int length = DataSegmentLength;
