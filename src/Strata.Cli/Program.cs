@@ -1,8 +1,10 @@
 using System.CommandLine;
 using Strata.Cli;
+using Strata.Cli.Iscsi;
 
 var root = new RootCommand("Strata: replicated block storage for containers, served over iSCSI.")
 {
+    IscsiCommand.Create(),
     VersionCommand.Create(),
 };
 

@@ -1,0 +1,215 @@
+using System.Buffers.Binary;
+using System.Text;
+using Strata.Iscsi.Login;
+using Strata.Iscsi.Pdu;
+
+namespace Strata.Iscsi.Session;
+
+internal sealed partial class IscsiConnection
+{
+    private uint _nextPingTag = 1;
+
+    /// <summary>A NOP-Out (RFC 7143 11.18): a ping to answer, or the answer to our ping.</summary>
+    private async ValueTask NopOutAsync()
+    {
+        bool immediate = (_header[0] & 0x40) != 0;
+        uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
+        ulong lun = BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(8));
+        if (itt == BasicHeaderSegment.ReservedTag)
+        {
+            // An answer to our NOP-In, or a one-way NOP-Out: nothing to send back (and it takes no CmdSN slot).
+            await SkipDataAsync().ConfigureAwait(false);
+            return;
+        }
+
+        if (!immediate && !AcceptCmdSN(cmdSN))
+        {
+            await SkipDataAsync().ConfigureAwait(false);
+            return;
+        }
+
+        // The ping data comes back in the NOP-In (it was bounded by our MaxRecvDataSegmentLength, and the
+        // initiator's bounds what we send).
+        var data = await ReceiveDataToScratchAsync().ConfigureAwait(false);
+        var echo = data.Length == 0 ? ReadOnlyMemory<byte>.Empty
+            : data[..Math.Min(data.Length, Parameters.InitiatorMaxRecvDataSegmentLength)].ToArray();
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = echo, ReleasesSlot = !immediate };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.NopIn;
+        h[1] = 0x80;
+        BinaryPrimitives.WriteUInt64BigEndian(h[8..], lun);
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
+        BinaryPrimitives.WriteUInt32BigEndian(h[20..], BasicHeaderSegment.ReservedTag);
+        Enqueue(item);
+    }
+
+    /// <summary>Our ping: a NOP-In asking for a NOP-Out (TTT set, ITT reserved; RFC 7143 11.19).</summary>
+    private void SendPing()
+    {
+        uint tag = _nextPingTag++;
+        if (tag == BasicHeaderSegment.ReservedTag)
+        {
+            tag = _nextPingTag = 1;
+        }
+
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Current };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.NopIn;
+        h[1] = 0x80;
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], BasicHeaderSegment.ReservedTag);
+        BinaryPrimitives.WriteUInt32BigEndian(h[20..], tag);
+        Enqueue(item);
+    }
+
+    /// <summary>Takes the CmdSN of a non-immediate non-SCSI request; false when it is outside the window.</summary>
+    private bool AcceptCmdSN(uint cmdSN)
+    {
+        switch (Window.Check(cmdSN))
+        {
+            case CmdSNCheck.Next:
+                Window.Advance();
+                AdmitWaitingCommands();
+                return true;
+            case CmdSNCheck.Ahead:
+                // Control requests are not held for a gap: take the slot and let the gap's commands follow.
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>A Text Request in the full feature phase (RFC 7143 11.10): SendTargets in a discovery session,
+    /// and answers for keys a normal session may renegotiate.</summary>
+    private async ValueTask TextRequestAsync()
+    {
+        bool immediate = (_header[0] & 0x40) != 0;
+        uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
+        bool taken = !immediate && AcceptCmdSN(cmdSN);
+        if (!immediate && !taken)
+        {
+            await SkipDataAsync().ConfigureAwait(false);
+            return;
+        }
+
+        var text = await ReceiveDataToScratchAsync().ConfigureAwait(false);
+        byte[] answer = Session!.AnswerText(text.Span, this);
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = answer, ReleasesSlot = taken };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.TextResponse;
+        h[1] = 0x80; // F: the whole answer in one PDU
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
+        BinaryPrimitives.WriteUInt32BigEndian(h[20..], BasicHeaderSegment.ReservedTag);
+        Enqueue(item);
+    }
+
+    /// <summary>A Logout Request (RFC 7143 11.14): outstanding commands finish, then the response, then close.</summary>
+    private async ValueTask LogoutAsync()
+    {
+        bool immediate = (_header[0] & 0x40) != 0;
+        byte reason = (byte)(_header[1] & 0x7F);
+        uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        ushort cid = BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(20));
+        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
+        await SkipDataAsync().ConfigureAwait(false);
+        bool taken = !immediate && AcceptCmdSN(cmdSN);
+
+        byte response = 0; // connection or session closed successfully
+        if (reason is 1 or 2 && cid != Cid)
+        {
+            response = 1; // CID not found
+        }
+        else if (reason > 2)
+        {
+            SendReject(RejectReason.ProtocolError);
+            return;
+        }
+
+        await WaitForTasksAsync().ConfigureAwait(false);
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, CloseAfter = response == 0, ReleasesSlot = taken };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.LogoutResponse;
+        h[1] = 0x80;
+        h[2] = response;
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
+        Enqueue(item);
+        if (response == 0)
+        {
+            Session?.LoggedOut();
+        }
+    }
+
+    /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17).</summary>
+    private void SendReject(RejectReason reason)
+    {
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = _header.AsSpan().ToArray() };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.Reject;
+        h[1] = 0x80;
+        h[2] = (byte)reason;
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], BasicHeaderSegment.ReservedTag);
+        Enqueue(item);
+    }
+
+    /// <summary>Waits until no task of this connection is executing.</summary>
+    private async Task WaitForTasksAsync()
+    {
+        while (true)
+        {
+            Task? pending = null;
+            lock (_tasks)
+            {
+                foreach (var t in _tasks.Values)
+                {
+                    if (t.Executing)
+                    {
+                        t.ExecutionFinished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        pending = t.ExecutionFinished.Task;
+                        break;
+                    }
+                }
+            }
+
+            if (pending is null)
+            {
+                return;
+            }
+
+            await pending.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Aborts every task of the connection and waits for those executing (connection closed).</summary>
+    private async Task AbortAllTasksAsync()
+    {
+        List<IscsiTask> idle = [];
+        lock (_tasks)
+        {
+            foreach (var t in _tasks.Values)
+            {
+                t.Aborted = true;
+                t.Scsi.Abort();
+                if (!t.Executing)
+                {
+                    idle.Add(t);
+                }
+            }
+
+            foreach (var t in idle)
+            {
+                _tasks.Remove(t.Itt);
+            }
+        }
+
+        _waitingForCmdSN.Clear();
+        foreach (var t in idle)
+        {
+            Sent(t);
+        }
+
+        await WaitForTasksAsync().ConfigureAwait(false);
+    }
+
+    internal static byte[] Encode(string text) => Encoding.UTF8.GetBytes(text);
+}

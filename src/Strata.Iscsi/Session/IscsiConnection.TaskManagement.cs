@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using Strata.Iscsi.Pdu;
+
+namespace Strata.Iscsi.Session;
+
+internal sealed partial class IscsiConnection
+{
+    /// <summary>
+    /// A Task Management Function Request (RFC 7143 11.5). Aborted tasks get no response of their own; the TMF
+    /// response goes out only once they have stopped executing, so "function complete" means they are gone.
+    /// </summary>
+    private async ValueTask TaskManagementAsync()
+    {
+        bool immediate = (_header[0] & 0x40) != 0;
+        var function = (TaskManagementFunction)(_header[1] & 0x7F);
+        ulong lun = DecodeLun(BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(8)));
+        uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        uint referencedTag = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(20));
+        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
+        uint refCmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(32));
+        await SkipDataAsync().ConfigureAwait(false);
+        bool taken = !immediate && AcceptCmdSN(cmdSN);
+        if (!immediate && !taken)
+        {
+            return;
+        }
+
+        var session = Session!;
+        var executor = session.Executor;
+        bool closeAfter = false;
+        TaskManagementResponse response;
+        switch (function)
+        {
+            case TaskManagementFunction.AbortTask:
+                response = await AbortTaskAsync(referencedTag, refCmdSN, cmdSN).ConfigureAwait(false);
+                break;
+            case TaskManagementFunction.AbortTaskSet:
+            case TaskManagementFunction.ClearTaskSet:
+                if (executor is null || !executor.HasLun(lun))
+                {
+                    response = TaskManagementResponse.LunDoesNotExist;
+                    break;
+                }
+
+                await AbortTasksAsync(t => t.Scsi.Lun == lun).ConfigureAwait(false);
+                if (function == TaskManagementFunction.ClearTaskSet)
+                {
+                    executor.TasksAborted(lun, session.Nexus);
+                }
+
+                response = TaskManagementResponse.FunctionComplete;
+                break;
+            case TaskManagementFunction.LogicalUnitReset:
+                if (executor is null || !executor.HasLun(lun))
+                {
+                    response = TaskManagementResponse.LunDoesNotExist;
+                    break;
+                }
+
+                await AbortTasksAsync(t => t.Scsi.Lun == lun).ConfigureAwait(false);
+                executor.LogicalUnitReset(lun, session.Nexus);
+                response = TaskManagementResponse.FunctionComplete;
+                break;
+            case TaskManagementFunction.TargetWarmReset:
+            case TaskManagementFunction.TargetColdReset:
+                if (executor is null)
+                {
+                    response = TaskManagementResponse.FunctionRejected;
+                    break;
+                }
+
+                await AbortTasksAsync(_ => true).ConfigureAwait(false);
+                executor.TargetReset(session.Nexus);
+                response = TaskManagementResponse.FunctionComplete;
+
+                // A cold reset also drops every connection (RFC 7143 11.5.1), this one after its response.
+                closeAfter = function == TaskManagementFunction.TargetColdReset;
+                break;
+            case TaskManagementFunction.TaskReassign:
+                // Reassigning a task to another connection needs ERL 2; we run ERL 0.
+                response = TaskManagementResponse.TaskAllegianceReassignmentNotSupported;
+                break;
+            case TaskManagementFunction.ClearAca:
+                // We never establish an ACA condition (NACA is not supported in the control byte).
+                response = TaskManagementResponse.FunctionNotSupported;
+                break;
+            default:
+                response = TaskManagementResponse.FunctionRejected;
+                break;
+        }
+
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, ReleasesSlot = taken, CloseAfter = closeAfter };
+        Span<byte> h = item.Header;
+        h[0] = (byte)Opcode.TaskManagementResponse;
+        h[1] = 0x80;
+        h[2] = (byte)response;
+        BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
+        Enqueue(item);
+    }
+
+    private async Task<TaskManagementResponse> AbortTaskAsync(uint referencedTag, uint refCmdSN, uint cmdSN)
+    {
+        IscsiTask? target;
+        lock (_tasks)
+        {
+            _tasks.TryGetValue(referencedTag, out target);
+        }
+
+        if (target is null)
+        {
+            // Not here. RFC 7143 11.5.1: if RefCmdSN is inside the window and before this request's CmdSN, the
+            // command is yet to arrive and is taken as received-and-aborted; otherwise it already completed
+            // (its response is out) or never existed.
+            bool pending = SerialNumber.InWindow(refCmdSN, Window.ExpCmdSN, Window.MaxCmdSN) && SerialNumber.LessThan(refCmdSN, cmdSN);
+            return pending ? TaskManagementResponse.FunctionComplete : TaskManagementResponse.TaskDoesNotExist;
+        }
+
+        await AbortTasksAsync(t => t == target).ConfigureAwait(false);
+        return TaskManagementResponse.FunctionComplete;
+    }
+
+    /// <summary>Aborts this connection's tasks that <paramref name="match"/> selects and waits until none of
+    /// them executes any more.</summary>
+    private async Task AbortTasksAsync(Func<IscsiTask, bool> match)
+    {
+        List<IscsiTask> stopped = [];
+        List<Task> running = [];
+        lock (_tasks)
+        {
+            foreach (var t in _tasks.Values)
+            {
+                if (!match(t))
+                {
+                    continue;
+                }
+
+                t.Aborted = true;
+                t.Scsi.Abort();
+                if (t.Executing)
+                {
+                    t.ExecutionFinished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    running.Add(t.ExecutionFinished.Task);
+                }
+                else
+                {
+                    stopped.Add(t);
+                }
+            }
+
+            foreach (var t in stopped)
+            {
+                _tasks.Remove(t.Itt);
+            }
+        }
+
+        foreach (var t in stopped)
+        {
+            foreach (var waiting in _waitingForCmdSN)
+            {
+                if (waiting.Value == t)
+                {
+                    _waitingForCmdSN.Remove(waiting.Key);
+                    break;
+                }
+            }
+
+            if (!t.Immediate && t.Admitted)
+            {
+                Window.Release();
+            }
+
+            Sent(t);
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+}

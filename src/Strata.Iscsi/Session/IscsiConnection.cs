@@ -1,0 +1,267 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Strata.Iscsi.Login;
+using Strata.Iscsi.Pdu;
+using Strata.Iscsi.Target;
+
+namespace Strata.Iscsi.Session;
+
+/// <summary>
+/// One TCP connection of an iSCSI session: its receive loop (login phase, then full feature phase), its sender,
+/// and the tasks it carries. At ERL 0 a session has this one connection, and a connection failure ends the
+/// session (RFC 7143 7.1.5), which the initiator then reinstates.
+/// </summary>
+internal sealed partial class IscsiConnection
+{
+    private const int MaxAhsLength = 1020;
+
+    private readonly Socket _socket;
+    private readonly IscsiTargetServer _server;
+    private readonly PduReader _reader;
+    private readonly ConnectionSender _sender;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly byte[] _header = new byte[BasicHeaderSegment.Length];
+    private readonly byte[] _ahs = new byte[MaxAhsLength];
+    private readonly byte[] _digest = new byte[4];
+    private byte[] _scratch = new byte[8192];
+    private int _ahsLength;
+    private bool _headerDigest;
+    private bool _dataDigest;
+    private long _lastReceiveTicks = Environment.TickCount64;
+    private string? _closeReason;
+
+    public IscsiConnection(IscsiTargetServer server, Socket socket)
+    {
+        _server = server;
+        _socket = socket;
+        _socket.NoDelay = true;
+        RemoteEndPoint = (IPEndPoint)socket.RemoteEndPoint!;
+        _reader = new PduReader(socket);
+        _sender = new ConnectionSender(this, socket);
+        Window = new CommandWindow(0, server.Options.CommandWindow);
+    }
+
+    public IPEndPoint RemoteEndPoint { get; }
+
+    public CommandWindow Window { get; private set; }
+
+    public NegotiatedParameters Parameters { get; private set; } = new();
+
+    public IscsiSession? Session { get; private set; }
+
+    public ushort Cid { get; private set; }
+
+    public CancellationToken ClosedToken => _closed.Token;
+
+    public bool IsClosed => _closed.IsCancellationRequested;
+
+    public async Task RunAsync()
+    {
+        var sending = _sender.RunAsync(_closed.Token);
+        try
+        {
+            if (await LoginAsync().ConfigureAwait(false))
+            {
+                using var pinger = StartPinger();
+                await FullFeaturePhaseAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or ProtocolViolationException)
+        {
+            Close(e.Message);
+        }
+        catch (Exception e)
+        {
+            _server.Log($"connection from {RemoteEndPoint}: internal error: {e}");
+            Close("internal error");
+        }
+        finally
+        {
+            _sender.Complete();
+            await sending.ConfigureAwait(false);
+            Close(_closeReason ?? "connection closed");
+            await AbortAllTasksAsync().ConfigureAwait(false);
+            Session?.ConnectionClosed(this);
+            _socket.Dispose();
+        }
+    }
+
+    /// <summary>Closes the connection; the receive loop and sender end, outstanding tasks are aborted.</summary>
+    public void Close(string reason)
+    {
+        if (_closed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _closeReason ??= reason;
+        _closed.Cancel();
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Reads the next PDU's header (BHS, AHS, header digest) into <see cref="_header"/>. False at a clean
+    /// end of stream.</summary>
+    private async ValueTask<bool> ReadHeaderAsync()
+    {
+        var ct = _closed.Token;
+        if (!await _reader.FillAsync(BasicHeaderSegment.Length, ct).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        _reader.Peek(BasicHeaderSegment.Length).CopyTo(_header);
+        _reader.Consume(BasicHeaderSegment.Length);
+        _lastReceiveTicks = Environment.TickCount64;
+        _ahsLength = _header[4] * 4;
+        if (_ahsLength > 0)
+        {
+            await _reader.FillAsync(_ahsLength, ct).ConfigureAwait(false);
+            _reader.Peek(_ahsLength).CopyTo(_ahs);
+            _reader.Consume(_ahsLength);
+        }
+
+        if (_headerDigest)
+        {
+            await _reader.FillAsync(4, ct).ConfigureAwait(false);
+            uint received = BinaryPrimitives.ReadUInt32LittleEndian(_reader.Peek(4));
+            _reader.Consume(4);
+            uint computed = Crc32C.Append(Crc32C.Compute(_header), _ahs.AsSpan(0, _ahsLength));
+            if (received != computed)
+            {
+                // RFC 7143 7.8: a header digest error leaves the PDU's length unknown; at ERL 0 the connection ends.
+                throw new ProtocolViolationException("header digest error");
+            }
+        }
+
+        return true;
+    }
+
+    private int DataSegmentLength => (_header[5] << 16) | (_header[6] << 8) | _header[7];
+
+    /// <summary>Receives the current PDU's data segment into <paramref name="destination"/> (its exact length),
+    /// then its padding and data digest.</summary>
+    private async ValueTask ReceiveDataAsync(Memory<byte> destination)
+    {
+        var ct = _closed.Token;
+        await _reader.ReadExactlyAsync(destination, ct).ConfigureAwait(false);
+        int pad = BasicHeaderSegment.Padded(destination.Length) - destination.Length;
+        int trailer = pad + (_dataDigest && destination.Length > 0 ? 4 : 0);
+        if (trailer == 0)
+        {
+            return;
+        }
+
+        await _reader.FillAsync(trailer, ct).ConfigureAwait(false);
+        var bytes = _reader.Peek(trailer);
+        if (_dataDigest && destination.Length > 0)
+        {
+            uint computed = Crc32C.Append(Crc32C.Compute(destination.Span), bytes[..pad]);
+            uint received = BinaryPrimitives.ReadUInt32LittleEndian(bytes[pad..]);
+            if (computed != received)
+            {
+                _reader.Consume(trailer);
+                throw new ProtocolViolationException("data digest error");
+            }
+        }
+
+        _reader.Consume(trailer);
+    }
+
+    /// <summary>Receives the current PDU's data segment into the connection's scratch buffer.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> ReceiveDataToScratchAsync()
+    {
+        int length = DataSegmentLength;
+        if (_scratch.Length < length)
+        {
+            _scratch = new byte[Math.Max(length, _scratch.Length * 2)];
+        }
+
+        var destination = _scratch.AsMemory(0, length);
+        await ReceiveDataAsync(destination).ConfigureAwait(false);
+        return destination;
+    }
+
+    /// <summary>Drops the current PDU's data segment (padding and digest too).</summary>
+    private ValueTask SkipDataAsync()
+    {
+        int length = DataSegmentLength;
+        if (length == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        int total = BasicHeaderSegment.Padded(length) + (_dataDigest ? 4 : 0);
+        return _reader.SkipAsync(total, _closed.Token);
+    }
+
+    private void Enqueue(in Outbound item)
+    {
+        if (!_sender.TryEnqueue(item) && item.Task is { } task)
+        {
+            Sent(task);
+        }
+    }
+
+    private IDisposable StartPinger()
+    {
+        var interval = _server.Options.NopInInterval;
+        var timeout = _server.Options.NopInTimeout;
+        if (interval <= TimeSpan.Zero)
+        {
+            return new CancellationTokenSource();
+        }
+
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(_closed.Token);
+        _ = PingLoopAsync(interval, timeout, stop.Token);
+        return stop;
+    }
+
+    /// <summary>
+    /// Pings an idle initiator with NOP-In (RFC 7143 11.19) and drops the connection when no NOP-Out answers in
+    /// time: a dead initiator (or a cut network) must not hold its session, and its reservations, forever.
+    /// </summary>
+    private async Task PingLoopAsync(TimeSpan interval, TimeSpan timeout, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(50, Math.Min(interval.TotalMilliseconds, timeout.TotalMilliseconds) / 4)));
+        long pingSentAt = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                long now = Environment.TickCount64;
+                long lastReceive = Volatile.Read(ref _lastReceiveTicks);
+                if (pingSentAt != 0)
+                {
+                    if (lastReceive >= pingSentAt)
+                    {
+                        pingSentAt = 0;
+                    }
+                    else if (now - pingSentAt > timeout.TotalMilliseconds)
+                    {
+                        _server.Log($"connection from {RemoteEndPoint}: no answer to NOP-In in {timeout.TotalSeconds:0.#} s, dropping it");
+                        Close("NOP-In ping timed out");
+                        return;
+                    }
+                }
+                else if (now - lastReceive > interval.TotalMilliseconds)
+                {
+                    pingSentAt = now;
+                    SendPing();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

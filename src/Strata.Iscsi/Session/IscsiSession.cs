@@ -1,0 +1,106 @@
+using System.Text;
+using Strata.Blocks;
+using Strata.Iscsi.Login;
+using Strata.Iscsi.Scsi;
+using Strata.Iscsi.Target;
+
+namespace Strata.Iscsi.Session;
+
+/// <summary>
+/// One iSCSI session (RFC 7143 3.4): an I_T nexus between an initiator port (name + ISID) and a target, with
+/// its TSIH. At ERL 0 it has one connection and ends with it.
+/// </summary>
+internal sealed class IscsiSession
+{
+    private readonly SessionTable _table;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public IscsiSession(SessionTable table, IscsiConnection connection, ulong isid, ushort tsih, IscsiTarget? target, ushort tpgt)
+    {
+        _table = table;
+        Connection = connection;
+        Isid = isid;
+        Tsih = tsih;
+        Target = target;
+        var p = connection.Parameters;
+        InitiatorName = p.InitiatorName ?? string.Empty;
+        Nexus = new ItNexus(InitiatorName, isid, target?.Name ?? string.Empty, tpgt);
+    }
+
+    public IscsiConnection Connection { get; }
+
+    public ulong Isid { get; }
+
+    public ushort Tsih { get; }
+
+    public string InitiatorName { get; }
+
+    /// <summary>The target of a normal session; null for a discovery session.</summary>
+    public IscsiTarget? Target { get; }
+
+    public ItNexus Nexus { get; }
+
+    public IScsiTaskExecutor? Executor => Target?.Executor;
+
+    public PinnedBufferPool Buffers => PinnedBufferPool.Shared;
+
+    /// <summary>The longest data transfer of one command: what one task buffer holds.</summary>
+    public int MaxTransferLength => Buffers.MaxBufferSize;
+
+    /// <summary>Completes when the session has ended and its tasks have stopped.</summary>
+    public Task Ended => _ended.Task;
+
+    public bool IsDiscovery => Target is null;
+
+    /// <summary>
+    /// The Text Response data for a Text Request in the full feature phase: SendTargets (RFC 7143 Appendix C)
+    /// and NotUnderstood for anything else a text request may carry after login.
+    /// </summary>
+    public byte[] AnswerText(ReadOnlySpan<byte> request, IscsiConnection connection)
+    {
+        var answer = new StringBuilder();
+        foreach (var pair in Encoding.UTF8.GetString(request).Split('\0', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            string key = eq < 0 ? pair : pair[..eq];
+            string value = eq < 0 ? string.Empty : pair[(eq + 1)..];
+            if (key == "SendTargets")
+            {
+                foreach (var target in _table.Server.Catalog.Targets)
+                {
+                    bool wanted = value == "All" ? IsDiscovery : value.Length == 0 ? target.Name == Target?.Name : value == target.Name;
+                    if (!wanted)
+                    {
+                        continue;
+                    }
+
+                    answer.Append("TargetName=").Append(target.Name).Append('\0');
+                    foreach (var (portal, tpgt) in target.Portals)
+                    {
+                        answer.Append("TargetAddress=").Append(portal).Append(',').Append(tpgt).Append('\0');
+                    }
+                }
+            }
+            else
+            {
+                answer.Append(key).Append("=NotUnderstood\0");
+            }
+        }
+
+        _ = connection;
+        return Encoding.UTF8.GetBytes(answer.ToString());
+    }
+
+    /// <summary>The initiator logged out: the session ends when the connection closes.</summary>
+    public void LoggedOut()
+    {
+    }
+
+    public void ConnectionClosed(IscsiConnection connection)
+    {
+        _ = connection;
+        _table.Remove(this);
+        Executor?.NexusLost(Nexus);
+        _ended.TrySetResult();
+    }
+}
