@@ -27,17 +27,17 @@ internal static class CompareAndWrite
             return default;
         }
 
-        if (blocks == 0)
-        {
-            BlockLogicalUnit.Good(task, 0);
-            return default;
-        }
-
         int half = blocks * unit.BlockSize;
         if (task.DataOut.Length != 2 * half)
         {
             // The data-out must hold exactly the verify and the write instance (SBC-3 5.2).
             unit.Fail(task, SenseData.InvalidFieldInCdb(13));
+            return default;
+        }
+
+        if (blocks == 0)
+        {
+            BlockLogicalUnit.Good(task, 0);
             return default;
         }
 

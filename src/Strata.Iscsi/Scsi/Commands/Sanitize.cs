@@ -8,7 +8,8 @@ namespace Strata.Iscsi.Scsi.Commands;
 /// SANITIZE (SBC-3 5.19) as fits a thin volume: BLOCK ERASE and CRYPTOGRAPHIC ERASE deallocate every block (a
 /// deallocated block of a thin volume has no data left to recover and reads as zeros); OVERWRITE writes the
 /// initialization pattern over the whole LU; EXIT FAILURE MODE completes at once (a sanitize here never ends in
-/// failure mode). While it runs, other media commands see NOT READY, SANITIZE IN PROGRESS.
+/// failure mode). While it runs, other media commands see NOT READY, SANITIZE IN PROGRESS; it is not stopped by
+/// ABORT TASK or resets (SBC-3 5.19.1), so its device calls ignore the task's abort token.
 /// </summary>
 internal static class Sanitize
 {
@@ -42,6 +43,12 @@ internal static class Sanitize
 
                 return EraseAsync(unit, task);
             case ExitFailureMode:
+                if (listLength != 0)
+                {
+                    unit.Fail(task, SenseData.InvalidFieldInCdb(7));
+                    return default;
+                }
+
                 BlockLogicalUnit.Good(task, 0);
                 return default;
             default:
@@ -97,7 +104,7 @@ internal static class Sanitize
         unit.Sanitizing = true;
         try
         {
-            await Unmap.DeallocateAsync(unit, task, 0, unit.BlockCount).ConfigureAwait(false);
+            await Unmap.DeallocateAsync(unit, task, 0, unit.BlockCount, CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
@@ -130,11 +137,11 @@ internal static class Sanitize
                 for (long done = 0; done < unit.BlockCount; done += chunkBlocks)
                 {
                     int n = (int)Math.Min(chunkBlocks, unit.BlockCount - done);
-                    await unit.Device.WriteAsync(done, buffer.AsMemory(0, n * bs), WriteFlags.None, task.Aborted).ConfigureAwait(false);
+                    await unit.Device.WriteAsync(done, buffer.AsMemory(0, n * bs), WriteFlags.None, CancellationToken.None).ConfigureAwait(false);
                 }
             }
 
-            await unit.Device.FlushAsync(task.Aborted).ConfigureAwait(false);
+            await unit.Device.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {

@@ -71,17 +71,21 @@ internal static class Unmap
     }
 
     /// <summary>Deallocates a range under the range lock, in chunks so a huge range does not block other I/O long.</summary>
-    internal static async ValueTask DeallocateAsync(BlockLogicalUnit unit, ScsiTask task, long lba, long blocks)
+    internal static ValueTask DeallocateAsync(BlockLogicalUnit unit, ScsiTask task, long lba, long blocks) =>
+        DeallocateAsync(unit, task, lba, blocks, task.Aborted);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal static async ValueTask DeallocateAsync(BlockLogicalUnit unit, ScsiTask task, long lba, long blocks, CancellationToken ct)
     {
         const long Chunk = 1L << 21;
         for (long done = 0; done < blocks; done += Chunk)
         {
             long n = Math.Min(Chunk, blocks - done);
             ulong mask = LbaRangeLock.MaskOf(lba + done, n);
-            await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
+            await unit.RangeLock.EnterSharedAsync(mask, ct).ConfigureAwait(false);
             try
             {
-                await unit.Device.UnmapAsync(lba + done, n, task.Aborted).ConfigureAwait(false);
+                await unit.Device.UnmapAsync(lba + done, n, ct).ConfigureAwait(false);
             }
             finally
             {

@@ -40,6 +40,12 @@ internal static class WriteSame
             return default;
         }
 
+        if (blocks > unit.Limits.MaxWriteSameBlocks)
+        {
+            unit.Fail(task, SenseData.InvalidFieldInCdb(lengthOffset));
+            return default;
+        }
+
         if (unmap && !unit.Identity.ThinProvisioned)
         {
             unit.Fail(task, SenseData.InvalidFieldInCdb(1, 3));

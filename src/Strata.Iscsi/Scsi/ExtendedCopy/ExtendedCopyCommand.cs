@@ -117,12 +117,7 @@ internal static class ExtendedCopyCommand
                 return default;
             }
 
-            if ((d[1] >> 6) != 0)
-            {
-                unit.Fail(task, SenseData.InvalidFieldInParameterList(offset + 1, 7)); // LU ID TYPE: only 00b
-                return default;
-            }
-
+            // LU ID TYPE (bits 7-6) is ignored: SPC-4 made the LU IDENTIFIER obsolete; the designator decides.
             if ((d[1] & 0x1F) != 0)
             {
                 unit.Fail(task, SenseData.IllegalRequest(AdditionalSense.UnsupportedTargetDescriptorTypeCode));

@@ -101,7 +101,7 @@ internal static class VitalProductData
         var d = new byte[0x3C];
         d[0] = 0x01; // WSNZ
         d[1] = (byte)l.MaxCompareAndWriteBlocks;
-        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(2), (ushort)l.LogicalBlocksPerPhysicalBlock);
+        BinaryPrimitives.WriteUInt16BigEndian(d.AsSpan(2), (ushort)l.OptimalGranularity);
         BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(4), (uint)l.MaxTransferBlocks);
         BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(8), (uint)((1 << 20) / unit.BlockSize));
         BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(12), (uint)l.MaxTransferBlocks);
@@ -109,7 +109,7 @@ internal static class VitalProductData
         {
             BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(16), l.MaxUnmapBlocks);
             BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(20), l.MaxUnmapDescriptors);
-            BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(24), (uint)l.LogicalBlocksPerPhysicalBlock);
+            BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(24), (uint)l.OptimalGranularity);
             d[28] = 0x80; // UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
         }
 
@@ -126,7 +126,8 @@ internal static class VitalProductData
         // return GOOD with zeros); FUAB=1 and VBULS=1.
         var d = new byte[0x3C];
         d[1] = 0x01;
-        d[4] = 0x50 | 0x02 | 0x01;
+        d[3] = 0x50;        // byte 7: WABEREQ 01b, WACEREQ 01b
+        d[4] = 0x02 | 0x01; // byte 8: FUAB, VBULS
         return d;
     }
 
