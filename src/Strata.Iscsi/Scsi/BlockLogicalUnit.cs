@@ -112,7 +112,8 @@ public sealed class BlockLogicalUnit
             return default;
         }
 
-        if (Sanitizing && command.Access != ReservationAccess.Allowed)
+        // SBC-3 5.19.1: while a sanitize runs only INQUIRY, REPORT LUNS, REQUEST SENSE and the like are served.
+        if (Sanitizing && !command.AllowedUnderReserve)
         {
             Fail(task, SenseData.Of(SenseKey.NotReady, AdditionalSense.LogicalUnitNotReadySanitizeInProgress));
             return default;
