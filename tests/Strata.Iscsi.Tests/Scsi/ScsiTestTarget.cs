@@ -44,8 +44,13 @@ internal sealed class ScsiTestTarget
     /// <summary>Consumes the POWER ON unit attention every new nexus starts with.</summary>
     public async Task ClearAttentionAsync(ItNexus? nexus = null)
     {
-        while ((await RunAsync(Cdb.TestUnitReady(), nexus: nexus)).Status != ScsiStatus.Good)
+        for (int i = 0; i < 8; i++)
         {
+            var task = await RunAsync(Cdb.TestUnitReady(), nexus: nexus);
+            if (task.Status != ScsiStatus.CheckCondition || SenseOf(task).Key != SenseKey.UnitAttention)
+            {
+                return;
+            }
         }
     }
 
