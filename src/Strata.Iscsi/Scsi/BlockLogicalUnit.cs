@@ -134,25 +134,15 @@ public sealed class BlockLogicalUnit
             return default;
         }
 
-        return AwaitCommand(run, task, command);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitCommand(ValueTask run, ScsiTask task, CommandDescriptor command)
-    {
-        try
-        {
-            await run.ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsHandled(e))
-        {
-            Fail(task, e, command);
-        }
+        return task.HandlerCompletion.Await(run, this, task, command.WritesMedium, sharedLock: 0, transferLength: -1);
     }
 
     private static bool IsHandled(Exception e) => e is BlockDeviceException or OperationCanceledException;
 
-    private void Fail(ScsiTask task, Exception e, CommandDescriptor command)
+    private void Fail(ScsiTask task, Exception e, CommandDescriptor command) => Fail(task, e, command.WritesMedium);
+
+    /// <summary>Ends the task for a device failure (its sense) or an abort (TASK ABORTED).</summary>
+    internal void Fail(ScsiTask task, Exception e, bool writing)
     {
         if (e is OperationCanceledException)
         {
@@ -163,7 +153,7 @@ public sealed class BlockLogicalUnit
             return;
         }
 
-        Fail(task, SenseFor((BlockDeviceException)e, command.WritesMedium));
+        Fail(task, SenseFor((BlockDeviceException)e, writing));
     }
 
     /// <summary>How a device failure reads to an initiator.</summary>

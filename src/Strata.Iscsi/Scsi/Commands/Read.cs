@@ -33,6 +33,24 @@ internal static class Read
             return default;
         }
 
+        int bytes = (int)blocks * unit.BlockSize;
+        ulong mask = LbaRangeLock.MaskOf((long)lba, blocks);
+        if (task.DataIn.Length >= bytes && unit.RangeLock.TryEnterShared(mask))
+        {
+            // The common case, without an async method: read straight into the task's buffer.
+            ValueTask read;
+            try
+            {
+                read = unit.Device.ReadAsync((long)lba, task.DataIn[..bytes], task.Aborted);
+            }
+            catch (Exception e)
+            {
+                read = ValueTask.FromException(e); // the completion releases the range either way
+            }
+
+            return task.DeviceCompletion.Await(read, unit, task, writing: false, mask, bytes);
+        }
+
         return ReadAsync(unit, task, (long)lba, (int)blocks);
     }
 

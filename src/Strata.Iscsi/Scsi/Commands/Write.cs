@@ -63,6 +63,23 @@ internal static class Write
             return default;
         }
 
+        ulong mask = LbaRangeLock.MaskOf((long)lba, blocks);
+        if (unit.RangeLock.TryEnterShared(mask))
+        {
+            // The common case, without an async method.
+            ValueTask write;
+            try
+            {
+                write = unit.Device.WriteAsync((long)lba, task.DataOut[..bytes], flags, task.Aborted);
+            }
+            catch (Exception e)
+            {
+                write = ValueTask.FromException(e); // the completion releases the range either way
+            }
+
+            return task.DeviceCompletion.Await(write, unit, task, writing: true, mask, bytes);
+        }
+
         return WriteAsync(unit, task, (long)lba, task.DataOut[..bytes], flags);
     }
 
