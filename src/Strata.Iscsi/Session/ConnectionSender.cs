@@ -18,6 +18,13 @@ internal sealed class ConnectionSender
     private const int BatchSize = 256 * 1024;
     private const int CopyThreshold = 8 * 1024;
 
+    /// <summary>The most one PDU adds to the batch: header, header digest, a copied data segment, its padding and
+    /// digest. A PDU is framed only with this much room left; larger data is referenced, not copied.</summary>
+    private const int MaxFramedBytes = BasicHeaderSegment.Length + 4 + CopyThreshold + 3 + 4;
+
+    /// <summary>Segments one gathered send may carry before it is flushed (a Data-In adds up to three).</summary>
+    private const int MaxSegments = 48;
+
     private readonly Socket _socket;
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -29,6 +36,10 @@ internal sealed class ConnectionSender
     private readonly IscsiConnection _connection;
     private int _batchUsed;
     private int _segmentStart;
+
+    /// <summary>How far the SCSI result being framed got: its next Data-In offset and DataSN; -1 when none is.</summary>
+    private int _resultOffset = -1;
+    private uint _resultDataSN;
     private bool _headerDigest;
     private bool _dataDigest;
 
@@ -55,10 +66,22 @@ internal sealed class ConnectionSender
                 bool close = false;
                 while (!close && reader.TryRead(out var item))
                 {
-                    close = Frame(ref item);
-                    if (_batchUsed > BatchSize - 4096 || _segments.Count > 48)
+                    if (item.Kind == OutboundKind.ScsiResult)
                     {
-                        await FlushAsync().ConfigureAwait(false);
+                        // A long read is many Data-In PDUs: frame what fits, send, frame the rest.
+                        while (!FrameScsiResult(item.Task!))
+                        {
+                            await FlushAsync().ConfigureAwait(false);
+                        }
+                    }
+                    else
+                    {
+                        if (!HasRoom)
+                        {
+                            await FlushAsync().ConfigureAwait(false);
+                        }
+
+                        close = Frame(ref item);
                     }
                 }
 
@@ -76,6 +99,11 @@ internal sealed class ConnectionSender
         catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
         {
             _connection.Close($"send failed: {e.Message}");
+        }
+        catch (Exception e)
+        {
+            // A bug here must not leave a connection whose receive loop runs on with nobody sending.
+            _connection.SenderFailed(e);
         }
         finally
         {
@@ -97,14 +125,11 @@ internal sealed class ConnectionSender
         }
     }
 
+    /// <summary>True when one more PDU fits in the batch and the gathered send.</summary>
+    private bool HasRoom => _batchUsed <= BatchSize - MaxFramedBytes && _segments.Count <= MaxSegments;
+
     private bool Frame(ref Outbound item)
     {
-        if (item.Kind == OutboundKind.ScsiResult)
-        {
-            FrameScsiResult(item.Task!);
-            return false;
-        }
-
         Span<byte> header = item.Header;
         var bhs = new BasicHeaderSegment(header);
         bhs.Word24 = StatSN;
@@ -137,8 +162,11 @@ internal sealed class ConnectionSender
         return item.CloseAfter;
     }
 
-    /// <summary>Data-In PDUs for what the command read, then its status (RFC 7143 11.7, 11.4).</summary>
-    private void FrameScsiResult(IscsiTask task)
+    /// <summary>
+    /// Data-In PDUs for what the command read, then its status (RFC 7143 11.7, 11.4). False when the batch filled
+    /// up first: the caller sends it and calls again, and framing resumes where it stopped.
+    /// </summary>
+    private bool FrameScsiResult(IscsiTask task)
     {
         var scsi = task.Scsi;
         var window = _connection.Window;
@@ -161,19 +189,32 @@ internal sealed class ConnectionSender
             residual = (uint)(transfer - expected);
         }
 
-        // The slot is free once the final response is framed, so its MaxCmdSN already counts it.
-        if (!task.Immediate)
+        if (_resultOffset < 0)
         {
-            window.Release();
+            // The slot is free once the final response is framed, so its MaxCmdSN already counts it.
+            if (!task.Immediate)
+            {
+                window.Release();
+            }
+
+            _resultOffset = 0;
+            _resultDataSN = 0;
         }
 
         int maxSegment = _connection.Parameters.InitiatorMaxRecvDataSegmentLength;
         int maxBurst = _connection.Parameters.MaxBurstLength;
-        uint dataSN = 0;
-        int offset = 0;
+        uint dataSN = _resultDataSN;
+        int offset = _resultOffset;
         Span<byte> header = stackalloc byte[BasicHeaderSegment.Length];
         while (offset < dataIn)
         {
+            if (!HasRoom)
+            {
+                _resultOffset = offset;
+                _resultDataSN = dataSN;
+                return false;
+            }
+
             int burstEnd = Math.Min(dataIn, (offset / maxBurst + 1) * maxBurst);
             int length = Math.Min(maxSegment, burstEnd - offset);
             bool last = offset + length == dataIn;
@@ -207,6 +248,13 @@ internal sealed class ConnectionSender
 
         if (!collapse)
         {
+            if (!HasRoom)
+            {
+                _resultOffset = offset;
+                _resultDataSN = dataSN;
+                return false;
+            }
+
             var bhs = new BasicHeaderSegment(header);
             bhs.Clear(Opcode.ScsiResponse);
             bhs.Flags = (byte)(0x80 | residualFlags);
@@ -233,7 +281,9 @@ internal sealed class ConnectionSender
             }
         }
 
+        _resultOffset = -1;
         _sentTasks.Add(task);
+        return true;
     }
 
     private void AppendPdu(ReadOnlySpan<byte> header, ReadOnlyMemory<byte> data)

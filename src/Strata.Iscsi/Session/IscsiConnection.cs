@@ -90,6 +90,13 @@ internal sealed partial class IscsiConnection
         }
     }
 
+    /// <summary>The sender failed with an exception nobody expected: log it as the bug it is, end the connection.</summary>
+    internal void SenderFailed(Exception e)
+    {
+        _server.Log($"connection from {RemoteEndPoint}: internal error in the sender: {e}");
+        Close("internal error");
+    }
+
     /// <summary>Closes the connection; the receive loop and sender end, outstanding tasks are aborted.</summary>
     public void Close(string reason)
     {

@@ -113,6 +113,9 @@ internal sealed class TestInitiator : IAsyncDisposable
         return new TestInitiator(socket);
     }
 
+    /// <summary>For raw replays that log in by bytes: what MaxRecvDataSegmentLength those bytes declared.</summary>
+    public void AcceptDataSegmentsUpTo(int length) => OwnMaxRecvDataSegmentLength = length;
+
     public uint NextItt()
     {
         uint itt = _nextItt++;
