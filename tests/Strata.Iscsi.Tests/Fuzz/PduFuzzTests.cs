@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Net;
+using Strata.Iscsi.Target;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Strata.Iscsi.Tests.Fuzz;
+
+/// <summary>
+/// Attacks the iSCSI target with malformed and mutated PDUs over many connections while a well-behaved session
+/// writes and verifies data beside them. The target must never fail inside (no "internal error" in its log, no
+/// unobserved task exception), never hang (every connection answers a ping or closes within the deadline),
+/// keep its memory bounded, and the honest session must see no error and no wrong byte.
+/// Replay a failure with the environment variables <see cref="FuzzSeed"/> describes.
+/// </summary>
+public sealed class PduFuzzTests(ITestOutputHelper output)
+{
+    private const int Workers = 6;
+
+    /// <summary>Memory the whole run may add to the process: the target's task buffer budget (set below), its
+    /// buffer pool, and the test's own garbage.</summary>
+    private const long MemoryBound = 768L << 20;
+
+    [Fact]
+    public async Task The_target_survives_malformed_PDUs_and_keeps_serving_a_well_behaved_session()
+    {
+        var unobserved = new List<Exception>();
+        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, e) =>
+        {
+            lock (unobserved)
+            {
+                unobserved.Add(e.Exception);
+            }
+        };
+        TaskScheduler.UnobservedTaskException += onUnobserved;
+        try
+        {
+            await RunAsync(unobserved);
+        }
+        finally
+        {
+            TaskScheduler.UnobservedTaskException -= onUnobserved;
+        }
+    }
+
+    private async Task RunAsync(List<Exception> unobserved)
+    {
+        await using var target = FuzzTarget.Start(log => new IscsiTargetOptions
+        {
+            Portal = new IPEndPoint(IPAddress.Loopback, 0),
+            Log = log,
+            NopInInterval = TimeSpan.FromSeconds(5),
+            NopInTimeout = TimeSpan.FromSeconds(10),
+        });
+        long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
+        long workingSetBefore = Environment.WorkingSet;
+        var run = new FuzzRun();
+        var clock = Stopwatch.StartNew();
+        using var stop = new CancellationTokenSource();
+
+        var verifier = new VerifiedSession(target, FuzzSeed.Seed);
+        var verifying = verifier.RunAsync(stop.Token);
+        long peakWorkingSet = 0;
+        var sampling = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                peakWorkingSet = Math.Max(peakWorkingSet, Environment.WorkingSet);
+                await Task.Delay(200);
+            }
+        });
+
+        int nextEpisode = -1;
+        FuzzFailure? failure = null;
+        async Task WorkerAsync()
+        {
+            while (failure is null && run.Pdus < FuzzSeed.PduBudget)
+            {
+                int episode = FuzzSeed.Episode ?? Interlocked.Increment(ref nextEpisode);
+                try
+                {
+                    await new FuzzEpisode(episode, target, run).RunAsync();
+                }
+                catch (FuzzFailure e)
+                {
+                    failure ??= e;
+                }
+
+                if (FuzzSeed.Episode is not null)
+                {
+                    return;
+                }
+            }
+        }
+
+        var workers = Enumerable.Range(0, FuzzSeed.Episode is null ? Workers : 1).Select(_ => Task.Run(WorkerAsync)).ToArray();
+        await Task.WhenAll(workers);
+        var fuzzTime = clock.Elapsed;
+        await stop.CancelAsync();
+        await sampling;
+        var verified = await verifying;
+
+        output.WriteLine($"seed {FuzzSeed.Seed}: {run.Pdus} fuzzed PDUs in {nextEpisode + 1} connections, {fuzzTime.TotalSeconds:0.0} s");
+        output.WriteLine($"well-behaved session: {verified}");
+        foreach (var (what, n) in run.Counts.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine($"  {n,8}  {what}");
+        }
+
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
+        Assert.True(verifier.Error is null, $"the well-behaved session saw an error (seed {FuzzSeed.Seed}): {verifier.Error}");
+        Assert.True(target.Failures().Length == 0, $"the target failed inside (seed {FuzzSeed.Seed}):\n{string.Join("\n", target.Failures().Take(10))}");
+        if (FuzzSeed.Episode is null)
+        {
+            Assert.True(run.Pdus >= FuzzSeed.PduBudget, $"only {run.Pdus} PDUs were sent");
+        }
+
+        // Every fuzzing connection is gone: the target holds no session for them any more.
+        var settle = Stopwatch.StartNew();
+        while (target.Server.SessionCount > 0 && settle.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(0, target.Server.SessionCount);
+
+        long managedAfter = GC.GetTotalMemory(forceFullCollection: true);
+        output.WriteLine($"managed heap {managedBefore >> 20} MiB -> {managedAfter >> 20} MiB; working set {workingSetBefore >> 20} MiB, peak {peakWorkingSet >> 20} MiB");
+        Assert.True(managedAfter - managedBefore < MemoryBound, $"the managed heap grew by {(managedAfter - managedBefore) >> 20} MiB");
+        Assert.True(peakWorkingSet - workingSetBefore < 2 * MemoryBound, $"the working set grew by {(peakWorkingSet - workingSetBefore) >> 20} MiB");
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        lock (unobserved)
+        {
+            Assert.True(unobserved.Count == 0, $"unobserved task exceptions:\n{string.Join("\n", unobserved.Take(3))}");
+        }
+    }
+}
