@@ -132,14 +132,14 @@ internal sealed partial class IscsiConnection
         _ahsLength = _header[4] * 4;
         if (_ahsLength > 0)
         {
-            await _reader.FillAsync(_ahsLength, ct).ConfigureAwait(false);
+            await _reader.FillWithinPduAsync(_ahsLength, ct).ConfigureAwait(false);
             _reader.Peek(_ahsLength).CopyTo(_ahs);
             _reader.Consume(_ahsLength);
         }
 
         if (_headerDigest)
         {
-            await _reader.FillAsync(4, ct).ConfigureAwait(false);
+            await _reader.FillWithinPduAsync(4, ct).ConfigureAwait(false);
             uint received = BinaryPrimitives.ReadUInt32LittleEndian(_reader.Peek(4));
             _reader.Consume(4);
             uint computed = Crc32C.Append(Crc32C.Compute(_header), _ahs.AsSpan(0, _ahsLength));
@@ -168,7 +168,7 @@ internal sealed partial class IscsiConnection
             return;
         }
 
-        await _reader.FillAsync(trailer, ct).ConfigureAwait(false);
+        await _reader.FillWithinPduAsync(trailer, ct).ConfigureAwait(false);
         var bytes = _reader.Peek(trailer);
         if (_dataDigest && destination.Length > 0)
         {
