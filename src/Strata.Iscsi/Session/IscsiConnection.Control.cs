@@ -9,6 +9,11 @@ internal sealed partial class IscsiConnection
 {
     private uint _nextPingTag = 1;
 
+    /// <summary>What is left of a Text Response sent in pieces, and the tags that ask for the next piece.</summary>
+    private ReadOnlyMemory<byte>? _textRemainder;
+    private uint _textTargetTransferTag;
+    private uint _textInitiatorTaskTag;
+
     /// <summary>A NOP-Out (RFC 7143 11.18): a ping to answer, or the answer to our ping.</summary>
     private async ValueTask NopOutAsync()
     {
@@ -80,11 +85,14 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>A Text Request in the full feature phase (RFC 7143 11.10): SendTargets in a discovery session,
-    /// and answers for keys a normal session may renegotiate.</summary>
+    /// and answers for keys a normal session may renegotiate. An answer longer than the initiator's
+    /// MaxRecvDataSegmentLength goes out in pieces: C=1 and a TTT on each but the last, and the initiator asks for
+    /// the next piece with an empty Text Request carrying that TTT (RFC 7143 11.11.2, 11.11.4).</summary>
     private async ValueTask TextRequestAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        uint ttt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(20));
         uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
         bool taken = !immediate && AcceptCmdSN(cmdSN);
         if (!immediate && !taken)
@@ -94,13 +102,42 @@ internal sealed partial class IscsiConnection
         }
 
         var text = await ReceiveDataToScratchAsync().ConfigureAwait(false);
-        byte[] answer = Session!.AnswerText(text.Span, this);
+        ReadOnlyMemory<byte> answer;
+        if (ttt == BasicHeaderSegment.ReservedTag)
+        {
+            // A new exchange; one still pending is dropped (RFC 7143 11.10.4).
+            answer = Session!.AnswerText(text.Span, this);
+        }
+        else if (_textRemainder is { } rest && ttt == _textTargetTransferTag && itt == _textInitiatorTaskTag)
+        {
+            answer = rest;
+        }
+        else
+        {
+            // A TTT we never gave for this exchange.
+            _textRemainder = null;
+            SendReject(RejectReason.InvalidPduField, releasesSlot: taken);
+            return;
+        }
+
+        int piece = Math.Max(512, Parameters.InitiatorMaxRecvDataSegmentLength);
+        bool more = answer.Length > piece;
+        uint tag = BasicHeaderSegment.ReservedTag;
+        _textRemainder = null;
+        if (more)
+        {
+            _textRemainder = answer[piece..];
+            _textInitiatorTaskTag = itt;
+            tag = _textTargetTransferTag = NextTargetTransferTag();
+            answer = answer[..piece];
+        }
+
         var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = answer, ReleasesSlot = taken };
         Span<byte> h = item.Header;
         h[0] = (byte)Opcode.TextResponse;
-        h[1] = 0x80; // F: the whole answer in one PDU
+        h[1] = more ? (byte)0x40 : (byte)0x80; // C while more follows, F on the last piece
         BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
-        BinaryPrimitives.WriteUInt32BigEndian(h[20..], BasicHeaderSegment.ReservedTag);
+        BinaryPrimitives.WriteUInt32BigEndian(h[20..], tag);
         Enqueue(item);
     }
 
@@ -122,7 +159,7 @@ internal sealed partial class IscsiConnection
         }
         else if (reason > 2)
         {
-            SendReject(RejectReason.ProtocolError);
+            SendReject(RejectReason.ProtocolError, releasesSlot: taken);
             return;
         }
 
@@ -140,10 +177,11 @@ internal sealed partial class IscsiConnection
         }
     }
 
-    /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17).</summary>
-    private void SendReject(RejectReason reason)
+    /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17). <paramref name="releasesSlot"/>: the
+    /// rejected request had taken a command window slot, which is free again.</summary>
+    private void SendReject(RejectReason reason, bool releasesSlot = false)
     {
-        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = _header.AsSpan().ToArray() };
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = _header.AsSpan().ToArray(), ReleasesSlot = releasesSlot };
         Span<byte> h = item.Header;
         h[0] = (byte)Opcode.Reject;
         h[1] = 0x80;
