@@ -432,6 +432,12 @@ internal sealed partial class IscsiConnection
     /// <summary>Called by a task when SCSI execution threw (a bug below us): the initiator gets a hardware error.</summary>
     internal void ExecutionFailed(IscsiTask task, Exception e)
     {
+        if (e is OperationCanceledException && task.Aborted)
+        {
+            // The abort we asked for (ABORT TASK, reset, connection loss): no response goes out anyway.
+            return;
+        }
+
         _server.Log($"task {task.Itt:x8} failed: {e}");
         TransportSense.SetInternalTargetFailure(task.Scsi);
     }

@@ -67,40 +67,42 @@ public sealed class ProvisionalBlockExecutor : IScsiTaskExecutor
                         var d = new byte[32];
                         BinaryPrimitives.WriteUInt64BigEndian(d, (ulong)_device.BlockCount - 1);
                         BinaryPrimitives.WriteUInt32BigEndian(d.AsSpan(8), (uint)_device.BlockSize);
-                        Reply(task, d, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]));
+                        Reply(task, d, Allocation(BinaryPrimitives.ReadUInt32BigEndian(cdb[10..])));
                         break;
                     }
 
                 case 0x28 or 0x88: // READ 10/16
                     {
                         long lba = op == 0x28 ? BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]) : (long)BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]);
-                        int blocks = op == 0x28 ? BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]) : (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
-                        int bytes = blocks * _device.BlockSize;
-                        task.TransferLength = bytes;
+                        // A 32-bit block count times the block size overflows an int: count in long.
+                        long blocks = op == 0x28 ? BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
+                        long bytes = blocks * _device.BlockSize;
+                        task.TransferLength = (int)Math.Min(bytes, int.MaxValue);
                         if (bytes > task.DataIn.Length)
                         {
                             Fail(task, 0x05, 0x24, 0x00);
                             return;
                         }
 
-                        await _device.ReadAsync(lba, task.DataIn[..bytes], task.Aborted).ConfigureAwait(false);
+                        await _device.ReadAsync(lba, task.DataIn[..(int)bytes], task.Aborted).ConfigureAwait(false);
                         break;
                     }
 
                 case 0x2A or 0x8A: // WRITE 10/16
                     {
                         long lba = op == 0x2A ? BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]) : (long)BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]);
-                        int blocks = op == 0x2A ? BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]) : (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
+                        // A 32-bit block count times the block size overflows an int: count in long.
+                        long blocks = op == 0x2A ? BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
                         bool fua = (cdb[1] & 0x08) != 0;
-                        int bytes = blocks * _device.BlockSize;
-                        task.TransferLength = bytes;
+                        long bytes = blocks * _device.BlockSize;
+                        task.TransferLength = (int)Math.Min(bytes, int.MaxValue);
                         if (bytes > task.DataOut.Length)
                         {
                             Fail(task, 0x05, 0x24, 0x00);
                             return;
                         }
 
-                        await _device.WriteAsync(lba, task.DataOut[..bytes], fua ? WriteFlags.Fua : WriteFlags.None, task.Aborted).ConfigureAwait(false);
+                        await _device.WriteAsync(lba, task.DataOut[..(int)bytes], fua ? WriteFlags.Fua : WriteFlags.None, task.Aborted).ConfigureAwait(false);
                         break;
                     }
 
@@ -111,7 +113,7 @@ public sealed class ProvisionalBlockExecutor : IScsiTaskExecutor
                     {
                         var d = new byte[16];
                         BinaryPrimitives.WriteUInt32BigEndian(d, 8);
-                        Reply(task, d, (int)BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]));
+                        Reply(task, d, Allocation(BinaryPrimitives.ReadUInt32BigEndian(cdb[6..])));
                         break;
                     }
 
@@ -169,6 +171,9 @@ public sealed class ProvisionalBlockExecutor : IScsiTaskExecutor
                 break;
         }
     }
+
+    /// <summary>A 32-bit ALLOCATION LENGTH as an int (above 2 GiB it cannot matter: no reply is that long).</summary>
+    private static int Allocation(uint length) => (int)Math.Min(length, int.MaxValue);
 
     private static void Reply(ScsiTask task, byte[] data, int allocation)
     {
