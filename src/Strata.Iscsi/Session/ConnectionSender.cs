@@ -40,6 +40,7 @@ internal sealed class ConnectionSender
     /// <summary>How far the SCSI result being framed got: its next Data-In offset and DataSN; -1 when none is.</summary>
     private int _resultOffset = -1;
     private uint _resultDataSN;
+    private IscsiTask? _resultTask;
     private bool _headerDigest;
     private bool _dataDigest;
 
@@ -52,7 +53,64 @@ internal sealed class ConnectionSender
     /// <summary>The StatSN the next status-carrying PDU gets.</summary>
     public uint StatSN { get; set; }
 
-    public bool TryEnqueue(in Outbound item) => _queue.Writer.TryWrite(item);
+    /// <summary>Bytes of PDUs queued and not yet framed beyond which the receive loop stops reading: an
+    /// initiator that sends requests but never reads the answers (pings with data, PDUs that draw Rejects) must
+    /// meet TCP backpressure, not grow this queue without end.</summary>
+    public const long QueueLimit = 4 << 20;
+
+    private long _queuedBytes;
+    private TaskCompletionSource? _room;
+
+    /// <summary>True while the queue holds more than <see cref="QueueLimit"/>.</summary>
+    public bool Congested => Interlocked.Read(ref _queuedBytes) > QueueLimit;
+
+    public bool TryEnqueue(in Outbound item)
+    {
+        long cost = Cost(item);
+        Interlocked.Add(ref _queuedBytes, cost);
+        if (_queue.Writer.TryWrite(item))
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _queuedBytes, -cost);
+        return false;
+    }
+
+    /// <summary>Completes once the queue is below its limit again (or at once when it is).</summary>
+    public Task WaitForRoomAsync(CancellationToken ct)
+    {
+        lock (_queue)
+        {
+            if (!Congested)
+            {
+                return Task.CompletedTask;
+            }
+
+            _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _room.Task.WaitAsync(ct);
+        }
+    }
+
+    /// <summary>What an item holds in the queue: a SCSI result's data is bounded by the task buffer budget.</summary>
+    private static long Cost(in Outbound item) => BasicHeaderSegment.Length + (item.Kind == OutboundKind.Pdu ? item.Data.Length : 0);
+
+    private void Dequeued(in Outbound item)
+    {
+        Interlocked.Add(ref _queuedBytes, -Cost(item));
+    }
+
+    private void SignalRoom()
+    {
+        lock (_queue)
+        {
+            if (_room is { } room && !Congested)
+            {
+                _room = null;
+                room.TrySetResult();
+            }
+        }
+    }
 
     public void Complete() => _queue.Writer.TryComplete();
 
@@ -66,6 +124,7 @@ internal sealed class ConnectionSender
                 bool close = false;
                 while (!close && reader.TryRead(out var item))
                 {
+                    Dequeued(item);
                     if (item.Kind == OutboundKind.ScsiResult)
                     {
                         // A long read is many Data-In PDUs: frame what fits, send, frame the rest.
@@ -86,6 +145,7 @@ internal sealed class ConnectionSender
                 }
 
                 await FlushAsync().ConfigureAwait(false);
+                SignalRoom();
                 if (close)
                 {
                     _connection.Close("closed after the last response");
@@ -107,21 +167,37 @@ internal sealed class ConnectionSender
         }
         finally
         {
-            // Whatever is still queued will never be sent; its tasks go back to the pool.
-            while (reader.TryRead(out var item))
+            // Whatever is still queued will never be sent; its tasks go back to the pool. That includes a read
+            // whose Data-In was framed in part when the connection failed.
+            if (_resultTask is { } partial)
             {
-                if (item.Task is { } t)
-                {
-                    _connection.Sent(t);
-                }
+                _resultTask = null;
+                _resultOffset = -1;
+                _connection.Sent(partial);
             }
 
+            Abandon();
             foreach (var t in _sentTasks)
             {
                 _connection.Sent(t);
             }
 
             _sentTasks.Clear();
+        }
+    }
+
+    /// <summary>Releases the tasks of items queued that will never be sent. The connection calls it once more
+    /// after <see cref="Complete"/>: an item queued between the send loop's end and that call would otherwise
+    /// keep its task, and its task buffer budget, forever.</summary>
+    public void Abandon()
+    {
+        while (_queue.Reader.TryRead(out var item))
+        {
+            Dequeued(item);
+            if (item.Task is { } t)
+            {
+                _connection.Sent(t);
+            }
         }
     }
 
@@ -199,6 +275,7 @@ internal sealed class ConnectionSender
 
             _resultOffset = 0;
             _resultDataSN = 0;
+            _resultTask = task;
         }
 
         int maxSegment = _connection.Parameters.InitiatorMaxRecvDataSegmentLength;
@@ -282,6 +359,7 @@ internal sealed class ConnectionSender
         }
 
         _resultOffset = -1;
+        _resultTask = null;
         _sentTasks.Add(task);
         return true;
     }

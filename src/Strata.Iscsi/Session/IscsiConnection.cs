@@ -82,7 +82,17 @@ internal sealed partial class IscsiConnection
         finally
         {
             _sender.Complete();
+
+            // The last responses (a logout's, a reject before closing) go out if the initiator reads them; one
+            // that does not must not keep the connection, and its session, forever.
+            var drain = _server.Options.NopInTimeout > TimeSpan.Zero ? _server.Options.NopInTimeout : TimeSpan.FromSeconds(15);
+            if (await Task.WhenAny(sending, Task.Delay(drain)).ConfigureAwait(false) != sending)
+            {
+                Close("the initiator did not read the last responses");
+            }
+
             await sending.ConfigureAwait(false);
+            _sender.Abandon();
             Close(_closeReason ?? "connection closed");
             await AbortAllTasksAsync().ConfigureAwait(false);
             Session?.ConnectionClosed(this);

@@ -12,7 +12,7 @@ namespace Strata.Iscsi.Target;
 public sealed class IscsiTargetServer : IAsyncDisposable
 {
     private readonly Dictionary<string, IscsiTarget> _targets = new(StringComparer.Ordinal);
-    private readonly List<Task> _connections = [];
+    private readonly Dictionary<IscsiConnection, Task> _connections = [];
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -32,6 +32,18 @@ public sealed class IscsiTargetServer : IAsyncDisposable
     public IPEndPoint? LocalEndPoint => (IPEndPoint?)_listener?.LocalEndPoint;
 
     public int SessionCount => Sessions.Count;
+
+    /// <summary>Connections open now, logged in or not.</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Count;
+            }
+        }
+    }
 
     internal SessionTable Sessions { get; }
 
@@ -83,12 +95,29 @@ public sealed class IscsiTargetServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new IscsiConnection(this, socket);
+            IscsiConnection connection;
+            try
+            {
+                connection = new IscsiConnection(this, socket);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Reset before we got to it: one connection lost, not the accept loop.
+                socket.Dispose();
+                continue;
+            }
+
             Log($"connection from {connection.RemoteEndPoint}");
             lock (_connections)
             {
-                _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(Task.Run(connection.RunAsync));
+                _connections[connection] = Task.Run(async () =>
+                {
+                    await connection.RunAsync().ConfigureAwait(false);
+                    lock (_connections)
+                    {
+                        _connections.Remove(connection);
+                    }
+                });
             }
         }
     }
@@ -105,14 +134,17 @@ public sealed class IscsiTargetServer : IAsyncDisposable
         }
 
         Task[] running;
+        IscsiConnection[] connections;
         lock (_connections)
         {
-            running = [.. _connections];
+            running = [.. _connections.Values];
+            connections = [.. _connections.Keys];
         }
 
-        foreach (var session in Sessions.All())
+        // Every connection, also those still logging in (which have no session yet and once kept this waiting).
+        foreach (var connection in connections)
         {
-            session.Connection.Close("target stopping");
+            connection.Close("target stopping");
         }
 
         await Task.WhenAll(running).ConfigureAwait(false);
