@@ -124,7 +124,7 @@ internal sealed class FuzzEpisode
         await SendAsync(pdu);
         if (pdu.Framing != Framing.Framed || _rng.Next(2) == 0)
         {
-            _initiator.Socket.Shutdown(SocketShutdown.Send);
+            HalfClose();
         }
 
         await ExpectCloseAsync(pdu, allowLoginResponse: pdu.Framing != Framing.Framed || (pdu.Bytes[0] & 0x3F) == 0x03);
@@ -143,7 +143,7 @@ internal sealed class FuzzEpisode
             await SendAsync(pdu);
             if (pdu.Framing == Framing.Unframed)
             {
-                _initiator.Socket.Shutdown(SocketShutdown.Send);
+                HalfClose();
                 await ExpectCloseAsync(pdu, allowLoginResponse: true);
                 return;
             }
@@ -229,11 +229,13 @@ internal sealed class FuzzEpisode
 
         _run.Count(_initiator.HeaderDigest ? "session: header digest on" : "session: header digest off");
         _run.Count(_initiator.DataDigest ? "session: data digest on" : "session: data digest off");
-        int steps = _rng.Next(15, 60);
+        // PDUs the target can stay in step with, each checked with a ping; then, most of the time, one that ends
+        // the connection (a lie about lengths, soup, truncation, a length above the limit, a digest error).
+        int steps = _rng.Next(10, 50);
         for (int i = 0; i < steps; i++)
         {
             int what = _rng.Next(100);
-            if (what < 14)
+            if (what < 8)
             {
                 if (SerialNumberLess(_initiator.MaxCmdSN, _initiator.CmdSN))
                 {
@@ -253,38 +255,37 @@ internal sealed class FuzzEpisode
 
             var pdu = what switch
             {
-                < 34 => ScsiCommand(),
-                < 48 => ControlPdu(),
-                < 52 => OutOfWindow(),
-                < 58 => DataOutForNothing(),
-                < 70 => BitFlipped(),
-                < 76 => LyingLength(),
-                < 80 => Soup(),
-                < 84 => Truncated(AnyFullFeaturePdu()),
-                < 90 => BadDigest(),
-                < 95 => Reserved(),
-                < 98 => TooLong(),
+                < 40 => ScsiCommand(),
+                < 58 => ControlPdu(),
+                < 63 => OutOfWindow(),
+                < 71 => DataOutForNothing(),
+                < 85 => BitFlipped(inStep: true),
+                < 88 => MalformedAhs(),
+                < 91 when _initiator.DataDigest => BadDigest(),
+                < 96 => Reserved(),
                 _ => BrokenText(),
             };
 
-            await SendAsync(pdu);
-            switch (pdu.Framing)
+            // A ping after most PDUs, after every one at the end: two in a row in between is also a test.
+            if (!await SendAndCheckAsync(pdu, ping: i == steps - 1 || _rng.Next(2) == 0))
             {
-                case Framing.Framed:
-                    if (!await PingOrCloseAsync(pdu))
-                    {
-                        return;
-                    }
-
-                    break;
-                case Framing.MustClose:
-                    await ExpectCloseAsync(pdu, allowLoginResponse: false);
-                    return;
-                case Framing.Unframed:
-                    _initiator.Socket.Shutdown(SocketShutdown.Send);
-                    await ExpectCloseAsync(pdu, allowLoginResponse: false);
-                    return;
+                return;
             }
+        }
+
+        if (_rng.Next(10) < 6)
+        {
+            var ender = _rng.Next(7) switch
+            {
+                0 => LyingLength(),
+                1 => Soup(),
+                2 => Truncated(AnyFullFeaturePdu()),
+                3 => TooLong(),
+                4 => BadDigest(),
+                _ => BitFlipped(inStep: false),
+            };
+            await SendAndCheckAsync(ender);
+            return;
         }
 
         // A clean logout to finish, sometimes (RFC 7143 11.14): the target answers and closes.
@@ -293,6 +294,38 @@ internal sealed class FuzzEpisode
             var logout = InitiatorPdu.Logout(_initiator.NextItt(), _initiator.CmdSN, _initiator.ExpStatSN);
             await SendAsync(new FuzzPdu("logout", logout.Serialize(_initiator.HeaderDigest, _initiator.DataDigest), Framing.Framed), malformed: false);
             await ExpectCloseAsync(new FuzzPdu("logout", [], Framing.Framed), allowLoginResponse: false);
+        }
+    }
+
+    /// <summary>Sends a fuzzed PDU and checks the target's answer as its framing demands. False when the
+    /// connection is over.</summary>
+    private async Task<bool> SendAndCheckAsync(FuzzPdu pdu, bool ping = true)
+    {
+        await SendAsync(pdu);
+        switch (pdu.Framing)
+        {
+            case Framing.Framed:
+                return !ping || await PingOrCloseAsync(pdu);
+            case Framing.MustClose:
+                await ExpectCloseAsync(pdu, allowLoginResponse: false);
+                return false;
+            default:
+                HalfClose();
+                await ExpectCloseAsync(pdu, allowLoginResponse: false);
+                return false;
+        }
+    }
+
+    /// <summary>We stop sending (FIN); the target must close its side in turn.</summary>
+    private void HalfClose()
+    {
+        try
+        {
+            _initiator.Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the target: closed is what we wait for anyway.
         }
     }
 
@@ -572,7 +605,14 @@ internal sealed class FuzzEpisode
     /// DataSN, an overrun, a missing F, a duplicate, data before any R2T. False when the target closed.</summary>
     private async Task<bool> MutatedWriteAsync()
     {
-        int blocks = _rng.Next(8) == 0 ? _rng.Next(1, 600) : _rng.Next(1, 24);
+        // Our CmdSN may be ahead of the target's after PDUs it rejected or ignored: resynchronise first, or the
+        // write would wait behind a gap of our own making.
+        if (!await PingOrCloseAsync(new FuzzPdu("resync before a write", [], Framing.Framed)))
+        {
+            return false;
+        }
+
+        int blocks = _rng.Next(16) == 0 ? _rng.Next(1, 600) : _rng.Next(1, 16);
         long lba = _rng.NextInt64(0, FuzzTarget.BlockCount - blocks);
         var data = Bytes(blocks * FuzzTarget.BlockSize);
         uint itt = _initiator.NextItt();
@@ -641,6 +681,15 @@ internal sealed class FuzzEpisode
             {
                 _run.Count("outcome: closed by target");
                 return false;
+            }
+
+            if (pdu.Opcode == 0x3F && BinaryPrimitives.ReadUInt32BigEndian(pdu.Data.AsSpan(16)) == itt && (pdu.Data[0] & 0x3F) == 0x01)
+            {
+                // Our command itself was rejected: its ITT is still in use by a fuzzed command (a bit flip can
+                // make one), Task in progress (RFC 7143 11.17.1). No response will come.
+                Observe(pdu, new FuzzPdu("write", [], Framing.Framed));
+                _run.Count("write: rejected");
+                break;
             }
 
             if (pdu.Itt != itt)
@@ -764,6 +813,12 @@ internal sealed class FuzzEpisode
             default:
                 {
                     // SNACK: needs ERL > 0, which we never negotiate (RFC 7143 11.16).
+                    // (Its CmdSN field is reserved: give back the one taken above.)
+                    if (!immediate && cmdSN + 1 == _initiator.CmdSN)
+                    {
+                        _initiator.CmdSN--;
+                    }
+
                     var pdu = InitiatorPdu.Snack(Itt(), (uint)_rng.Next(), _initiator.ExpStatSN, (byte)_rng.Next(16), (uint)_rng.Next(), (uint)_rng.Next());
                     return Framed("snack", pdu);
                 }
@@ -788,7 +843,7 @@ internal sealed class FuzzEpisode
         return Framed("out-of-window scsi command", cmd, itt);
     }
 
-    private FuzzPdu BitFlipped()
+    private FuzzPdu BitFlipped(bool inStep)
     {
         var source = AnyFullFeaturePdu();
         var bytes = (byte[])source.Bytes.Clone();
@@ -800,13 +855,13 @@ internal sealed class FuzzEpisode
             bytes[bit / 8] ^= (byte)(1 << (bit % 8));
         }
 
-        return Reframe($"bit flips of {source.What}", bytes);
+        return Reframe($"bit flips of {source.What}", bytes, inStep);
     }
 
     /// <summary>Decides what the target may do with these bytes, from the header it will read: it closes on a
     /// data segment above its limit; when the rest of the bytes do not match the header, the bytes are cut or
     /// padded to match half the time (the stream stays in step), and left as they are otherwise.</summary>
-    private FuzzPdu Reframe(string what, byte[] bytes)
+    private FuzzPdu Reframe(string what, byte[] bytes, bool inStep = false)
     {
         int dsl = (bytes[5] << 16) | (bytes[6] << 8) | bytes[7];
         int hd = _initiator.HeaderDigest ? 4 : 0;
@@ -826,7 +881,7 @@ internal sealed class FuzzEpisode
             return new FuzzPdu(what, bytes, Framing.Framed);
         }
 
-        if (_rng.Next(2) == 0)
+        if (!inStep && _rng.Next(2) == 0)
         {
             return new FuzzPdu(what + " (lengths lie)", bytes, Framing.Unframed);
         }
@@ -840,7 +895,7 @@ internal sealed class FuzzEpisode
     {
         var source = AnyFullFeaturePdu();
         var bytes = (byte[])source.Bytes.Clone();
-        switch (_rng.Next(3))
+        switch (_rng.Next(2))
         {
             case 0:
                 {
@@ -856,24 +911,26 @@ internal sealed class FuzzEpisode
                     return Reframe("DataSegmentLength lying", bytes) with { Framing = Framing.Unframed };
                 }
 
-            case 1:
+            default:
                 bytes[4] = (byte)_rng.Next(1, 256);
                 return new FuzzPdu("TotalAHSLength lying", bytes, Framing.Unframed);
-            default:
-                // An AHS that is there but malformed: an extended-CDB AHS longer than itself, or an unknown type.
-                {
-                    var pdu = InitiatorPdu.ScsiCommand(Itt(), _initiator.CmdSN++, _initiator.ExpStatSN, TestInitiator.Read16(0, 1), 512, true, false);
-                    var ahs = Bytes(4 * _rng.Next(1, 64));
-                    if (_rng.Next(2) == 0)
-                    {
-                        ahs[2] = 1;
-                    }
-
-                    pdu.Ahs = ahs;
-                    pdu.Seal();
-                    return Framed("malformed AHS", pdu);
-                }
         }
+    }
+
+    /// <summary>An AHS that is there but malformed: an extended-CDB AHS whose length runs past the AHS, or any
+    /// other type and bytes (RFC 7143 11.2.2).</summary>
+    private FuzzPdu MalformedAhs()
+    {
+        var pdu = InitiatorPdu.ScsiCommand(Itt(), _initiator.CmdSN++, _initiator.ExpStatSN, TestInitiator.Read16(0, 1), 512, true, false);
+        var ahs = Bytes(4 * _rng.Next(1, 64));
+        if (_rng.Next(2) == 0)
+        {
+            ahs[2] = 1;
+        }
+
+        pdu.Ahs = ahs;
+        pdu.Seal();
+        return Framed("malformed AHS", pdu);
     }
 
     private FuzzPdu Truncated(FuzzPdu source)
@@ -1146,6 +1203,12 @@ internal sealed class FuzzEpisode
         foreach (var (what, bytes) in _transcript)
         {
             full.AppendLine($"{what} [{bytes.Length}]: {Convert.ToHexString(bytes)}");
+        }
+
+        full.AppendLine("target log:");
+        foreach (var line in _target.Lines.TakeLast(200))
+        {
+            full.AppendLine(line);
         }
 
         string file = Path.Combine(Path.GetTempPath(), $"strata-fuzz-{FuzzSeed.Seed}-{_index}.hex");

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Reflection;
+using Strata.Blocks;
 using Strata.Iscsi.Target;
 using Xunit;
 using Xunit.Abstractions;
@@ -15,11 +17,27 @@ namespace Strata.Iscsi.Tests.Fuzz;
 /// </summary>
 public sealed class PduFuzzTests(ITestOutputHelper output)
 {
-    private const int Workers = 6;
+    private const int Workers = 8;
 
-    /// <summary>Memory the whole run may add to the process: the target's task buffer budget (set below), its
-    /// buffer pool, and the test's own garbage.</summary>
-    private const long MemoryBound = 768L << 20;
+    /// <summary>The portal's task buffer budget in this run: what all fuzzed commands together may pin.</summary>
+    private const long TaskBufferBudget = 256L << 20;
+
+    /// <summary>What the managed heap may keep after the run besides the shared buffer pool's cache: the target's
+    /// and the test's small leftovers, no task, session or connection.</summary>
+    private const long NonPoolGrowthBound = 128L << 20;
+
+    /// <summary>The process's peak working set growth: task buffers (the budget), the buffer pool's cache of
+    /// them (see the report: PinnedBufferPool keeps up to 256 arrays per size), the test itself.</summary>
+    private const long WorkingSetBound = 3L << 30;
+
+    /// <summary>Bytes the shared <see cref="PinnedBufferPool"/> keeps for reuse (its private buckets).</summary>
+    private static long PooledBytes(IscsiTargetServer server)
+    {
+        _ = server;
+        var field = typeof(PinnedBufferPool).GetField("_buckets", BindingFlags.NonPublic | BindingFlags.Instance)!;
+        var buckets = (System.Collections.Concurrent.ConcurrentStack<byte[]>[])field.GetValue(PinnedBufferPool.Shared)!;
+        return buckets.Sum(b => b.Sum(a => (long)a.Length));
+    }
 
     [Fact]
     public async Task The_target_survives_malformed_PDUs_and_keeps_serving_a_well_behaved_session()
@@ -51,6 +69,9 @@ public sealed class PduFuzzTests(ITestOutputHelper output)
             Log = log,
             NopInInterval = TimeSpan.FromSeconds(5),
             NopInTimeout = TimeSpan.FromSeconds(10),
+            LoginTimeout = TimeSpan.FromSeconds(10),
+            MaxTaskBufferBytesPerSession = 64L << 20,
+            MaxTaskBufferBytes = TaskBufferBudget,
         });
         long managedBefore = GC.GetTotalMemory(forceFullCollection: true);
         long workingSetBefore = Environment.WorkingSet;
@@ -61,12 +82,14 @@ public sealed class PduFuzzTests(ITestOutputHelper output)
         var verifier = new VerifiedSession(target, FuzzSeed.Seed);
         var verifying = verifier.RunAsync(stop.Token);
         long peakWorkingSet = 0;
+        long peakTaskBuffers = 0;
         var sampling = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
                 peakWorkingSet = Math.Max(peakWorkingSet, Environment.WorkingSet);
-                await Task.Delay(200);
+                peakTaskBuffers = Math.Max(peakTaskBuffers, target.Server.Sessions.BufferBudget.Used);
+                await Task.Delay(50);
             }
         });
 
@@ -128,10 +151,16 @@ public sealed class PduFuzzTests(ITestOutputHelper output)
 
         Assert.Equal(0, target.Server.SessionCount);
 
+        // Memory: task buffers in use never passed the budget; once everything closed, they are all credited
+        // back, and the heap holds nothing more than what the shared buffer pool keeps for reuse.
         long managedAfter = GC.GetTotalMemory(forceFullCollection: true);
-        output.WriteLine($"managed heap {managedBefore >> 20} MiB -> {managedAfter >> 20} MiB; working set {workingSetBefore >> 20} MiB, peak {peakWorkingSet >> 20} MiB");
-        Assert.True(managedAfter - managedBefore < MemoryBound, $"the managed heap grew by {(managedAfter - managedBefore) >> 20} MiB");
-        Assert.True(peakWorkingSet - workingSetBefore < 2 * MemoryBound, $"the working set grew by {(peakWorkingSet - workingSetBefore) >> 20} MiB");
+        long pooled = PooledBytes(target.Server);
+        output.WriteLine($"task buffers: peak {peakTaskBuffers >> 20} MiB of a {TaskBufferBudget >> 20} MiB budget, {target.Server.Sessions.BufferBudget.Used} bytes at the end");
+        output.WriteLine($"managed heap {managedBefore >> 20} MiB -> {managedAfter >> 20} MiB, of which {pooled >> 20} MiB kept by the shared buffer pool; working set {workingSetBefore >> 20} MiB, peak {peakWorkingSet >> 20} MiB");
+        Assert.True(peakTaskBuffers <= TaskBufferBudget, $"task buffers reached {peakTaskBuffers >> 20} MiB");
+        Assert.Equal(0, target.Server.Sessions.BufferBudget.Used);
+        Assert.True(managedAfter - managedBefore - pooled < NonPoolGrowthBound, $"the managed heap grew by {(managedAfter - managedBefore - pooled) >> 20} MiB besides the buffer pool");
+        Assert.True(peakWorkingSet - workingSetBefore < WorkingSetBound, $"the working set grew by {(peakWorkingSet - workingSetBefore) >> 20} MiB");
 
         GC.Collect();
         GC.WaitForPendingFinalizers();

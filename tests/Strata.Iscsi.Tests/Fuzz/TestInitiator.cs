@@ -145,6 +145,20 @@ internal sealed class TestInitiator : IAsyncDisposable
 
     public Task SendAsync(InitiatorPdu pdu, CancellationToken ct) => SendAsync(pdu.Serialize(HeaderDigest, DataDigest), ct);
 
+    /// <summary>Sends; false when the target has closed the connection (EPIPE, reset).</summary>
+    public async Task<bool> TrySendAsync(InitiatorPdu pdu, CancellationToken ct)
+    {
+        try
+        {
+            await SendAsync(pdu, ct);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The next PDU, or null when the target closed (or reset) the connection.</summary>
     public async Task<TargetPdu?> ReceiveAsync(CancellationToken ct)
     {
@@ -254,9 +268,9 @@ internal sealed class TestInitiator : IAsyncDisposable
             if (pdu.Opcode == 0x20 && pdu.Itt == 0xFFFFFFFF)
             {
                 uint ttt = pdu.Word(20);
-                if (ttt != 0xFFFFFFFF)
+                if (ttt != 0xFFFFFFFF && !await TrySendAsync(InitiatorPdu.NopOut(0xFFFFFFFF, ttt, CmdSN, ExpStatSN), ct))
                 {
-                    await SendAsync(InitiatorPdu.NopOut(0xFFFFFFFF, ttt, CmdSN, ExpStatSN), ct);
+                    return null;
                 }
 
                 continue;
@@ -390,7 +404,11 @@ internal sealed class TestInitiator : IAsyncDisposable
     public async Task<TargetPdu?> PingAsync(CancellationToken ct, byte[]? data = null)
     {
         uint itt = NextItt();
-        await SendAsync(InitiatorPdu.NopOut(itt, 0xFFFFFFFF, CmdSN, ExpStatSN, data), ct);
+        if (!await TrySendAsync(InitiatorPdu.NopOut(itt, 0xFFFFFFFF, CmdSN, ExpStatSN, data), ct))
+        {
+            return null;
+        }
+
         while (true)
         {
             var pdu = await NextAsync(ct);
@@ -438,7 +456,11 @@ internal sealed class TestInitiator : IAsyncDisposable
         var command = InitiatorPdu.ScsiCommand(itt, CmdSN, ExpStatSN, cdb, (uint)edtl, read: readLength > 0, write: writeData is not null,
             immediateData: immediateLength > 0 ? writeData![..immediateLength] : null, final: final);
         CmdSN++;
-        await SendAsync(command, ct);
+        if (!await TrySendAsync(command, ct))
+        {
+            return null;
+        }
+
         if (!final)
         {
             await SendDataOutAsync(itt, 0xFFFFFFFF, writeData!, immediateLength, unsolicitedEnd - immediateLength, ct);
