@@ -4,16 +4,20 @@ namespace Strata.Blocks;
 
 /// <summary>
 /// Byte arrays on the pinned object heap, in power-of-two sizes from 4 KiB, reused instead of allocated per
-/// I/O. Pinned, so sockets and file I/O use them without pinning handles or copies; bounded per size, so a
-/// burst of large commands does not keep its memory forever. Renting and returning allocate nothing.
+/// I/O. Pinned, so sockets and file I/O use them without pinning handles or copies. What it keeps for reuse is
+/// bounded in bytes (and per size), so a burst of large commands does not keep its memory forever. Renting and
+/// returning allocate nothing.
 /// </summary>
 public sealed class PinnedBufferPool
 {
     private const int MinShift = 12;
     private readonly Bucket[] _buckets;
+    private readonly long _maxCachedBytes;
+    private long _cachedBytes;
 
-    public PinnedBufferPool(int maxBufferSize = 16 << 20, int maxPerBucket = 256)
+    public PinnedBufferPool(int maxBufferSize = 16 << 20, int maxPerBucket = 256, long maxCachedBytes = 256L << 20)
     {
+        _maxCachedBytes = maxCachedBytes;
         MaxBufferSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxBufferSize, 1 << MinShift));
         int buckets = BitOperations.Log2((uint)MaxBufferSize) - MinShift + 1;
         _buckets = new Bucket[buckets];
@@ -30,6 +34,9 @@ public sealed class PinnedBufferPool
 
     public int MaxBufferSize { get; }
 
+    /// <summary>Bytes held for reuse now (at most the pool's byte bound).</summary>
+    public long CachedBytes => Interlocked.Read(ref _cachedBytes);
+
     /// <summary>An array of at least <paramref name="minimumLength"/> bytes; its contents are undefined.</summary>
     public byte[] Rent(int minimumLength)
     {
@@ -39,7 +46,13 @@ public sealed class PinnedBufferPool
         }
 
         int bucket = BucketOf(minimumLength);
-        return _buckets[bucket].TryPop() ?? GC.AllocateUninitializedArray<byte>(1 << (bucket + MinShift), pinned: true);
+        if (_buckets[bucket].TryPop() is { } array)
+        {
+            Interlocked.Add(ref _cachedBytes, -array.Length);
+            return array;
+        }
+
+        return GC.AllocateUninitializedArray<byte>(1 << (bucket + MinShift), pinned: true);
     }
 
     public void Return(byte[] array)
@@ -50,7 +63,10 @@ public sealed class PinnedBufferPool
             throw new ArgumentException("the array was not rented from this pool", nameof(array));
         }
 
-        _buckets[bucket].TryPush(array);
+        if (Interlocked.Add(ref _cachedBytes, array.Length) > _maxCachedBytes || !_buckets[bucket].TryPush(array))
+        {
+            Interlocked.Add(ref _cachedBytes, -array.Length); // over the bound: the GC takes it
+        }
     }
 
     private static int BucketOf(int length) =>
@@ -77,14 +93,17 @@ public sealed class PinnedBufferPool
             }
         }
 
-        public void TryPush(byte[] array)
+        public bool TryPush(byte[] array)
         {
             lock (_items)
             {
-                if (_count < _items.Length)
+                if (_count == _items.Length)
                 {
-                    _items[_count++] = array;
+                    return false;
                 }
+
+                _items[_count++] = array;
+                return true;
             }
         }
     }

@@ -64,6 +64,19 @@ internal sealed class PduReader
         return true;
     }
 
+    /// <summary>
+    /// Waits until <paramref name="count"/> bytes are buffered, inside a PDU: the peer closing first is an error.
+    /// (Ignoring <see cref="FillAsync"/>'s false here once let a PDU cut after its BHS be consumed past the
+    /// buffered end, and the next read failed with ArgumentOutOfRangeException.)
+    /// </summary>
+    public async ValueTask FillWithinPduAsync(int count, CancellationToken ct)
+    {
+        if (!await FillAsync(count, ct).ConfigureAwait(false))
+        {
+            throw new EndOfStreamException("the initiator closed the connection in the middle of a PDU");
+        }
+    }
+
     public ReadOnlySpan<byte> Peek(int count) => _buffer.AsSpan(_start, count);
 
     public void Consume(int count)

@@ -53,9 +53,10 @@ internal sealed class CommandWindow
     public CmdSNCheck Check(uint cmdSN)
     {
         uint exp = ExpCmdSN;
-        if (!SerialNumber.InWindow(cmdSN, exp, MaxCmdSN))
+        if (!SerialNumber.InWindow(cmdSN, exp, Volatile.Read(ref _maxCmdSN)))
         {
-            // Includes a closed window (MaxCmdSN = ExpCmdSN - 1): nothing is accepted until a slot frees.
+            // Against the MaxCmdSN the initiator was last told, not a larger one it has not seen (RFC 7143
+            // 3.2.2.1); a closed window (MaxCmdSN = ExpCmdSN - 1) accepts nothing until a slot frees.
             return CmdSNCheck.OutOfWindow;
         }
 

@@ -1,6 +1,6 @@
-using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Strata.Iscsi.Pdu;
@@ -19,7 +19,12 @@ internal sealed class ConnectionSender
     private const int BatchSize = 256 * 1024;
     private const int CopyThreshold = 8 * 1024;
 
-    /// <summary>sendmsg takes its iovecs from the stack up to 8 segments and allocates beyond.</summary>
+    /// <summary>The most one PDU adds to the batch: header, header digest, a copied data segment, its padding and
+    /// digest. A PDU is framed only with this much room left; larger data is referenced, not copied.</summary>
+    private const int MaxFramedBytes = BasicHeaderSegment.Length + 4 + CopyThreshold + 3 + 4;
+
+    /// <summary>Segments one gathered send may carry before it is flushed (a Data-In adds up to three): sendmsg
+    /// takes its iovecs from the stack up to 8 segments and allocates beyond.</summary>
     private const int MaxSegments = 8;
 
     private readonly Socket _socket;
@@ -33,6 +38,11 @@ internal sealed class ConnectionSender
     private readonly IscsiConnection _connection;
     private int _batchUsed;
     private int _segmentStart;
+
+    /// <summary>How far the SCSI result being framed got: its next Data-In offset and DataSN; -1 when none is.</summary>
+    private int _resultOffset = -1;
+    private uint _resultDataSN;
+    private IscsiTask? _resultTask;
     private bool _headerDigest;
     private bool _dataDigest;
 
@@ -45,7 +55,64 @@ internal sealed class ConnectionSender
     /// <summary>The StatSN the next status-carrying PDU gets.</summary>
     public uint StatSN { get; set; }
 
-    public bool TryEnqueue(in Outbound item) => _queue.Writer.TryWrite(item);
+    /// <summary>Bytes of PDUs queued and not yet framed beyond which the receive loop stops reading: an
+    /// initiator that sends requests but never reads the answers (pings with data, PDUs that draw Rejects) must
+    /// meet TCP backpressure, not grow this queue without end.</summary>
+    public const long QueueLimit = 4 << 20;
+
+    private long _queuedBytes;
+    private TaskCompletionSource? _room;
+
+    /// <summary>True while the queue holds more than <see cref="QueueLimit"/>.</summary>
+    public bool Congested => Interlocked.Read(ref _queuedBytes) > QueueLimit;
+
+    public bool TryEnqueue(in Outbound item)
+    {
+        long cost = Cost(item);
+        Interlocked.Add(ref _queuedBytes, cost);
+        if (_queue.Writer.TryWrite(item))
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _queuedBytes, -cost);
+        return false;
+    }
+
+    /// <summary>Completes once the queue is below its limit again (or at once when it is).</summary>
+    public Task WaitForRoomAsync(CancellationToken ct)
+    {
+        lock (_queue)
+        {
+            if (!Congested)
+            {
+                return Task.CompletedTask;
+            }
+
+            _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _room.Task.WaitAsync(ct);
+        }
+    }
+
+    /// <summary>What an item holds in the queue: a SCSI result's data is bounded by the task buffer budget.</summary>
+    private static long Cost(in Outbound item) => BasicHeaderSegment.Length + (item.Kind == OutboundKind.Pdu ? item.Data.Length : 0);
+
+    private void Dequeued(in Outbound item)
+    {
+        Interlocked.Add(ref _queuedBytes, -Cost(item));
+    }
+
+    private void SignalRoom()
+    {
+        lock (_queue)
+        {
+            if (_room is { } room && !Congested)
+            {
+                _room = null;
+                room.TrySetResult();
+            }
+        }
+    }
 
     public void Complete() => _queue.Writer.TryComplete();
 
@@ -60,14 +127,28 @@ internal sealed class ConnectionSender
                 bool close = false;
                 while (!close && reader.TryRead(out var item))
                 {
-                    close = Frame(ref item);
-                    if (_batchUsed > BatchSize - 4096 || _segments.Count >= MaxSegments - 2)
+                    Dequeued(item);
+                    if (item.Kind == OutboundKind.ScsiResult)
                     {
-                        await FlushAsync().ConfigureAwait(false);
+                        // A long read is many Data-In PDUs: frame what fits, send, frame the rest.
+                        while (!FrameScsiResult(item.Task!))
+                        {
+                            await FlushAsync().ConfigureAwait(false);
+                        }
+                    }
+                    else
+                    {
+                        if (!HasRoom)
+                        {
+                            await FlushAsync().ConfigureAwait(false);
+                        }
+
+                        close = Frame(ref item);
                     }
                 }
 
                 await FlushAsync().ConfigureAwait(false);
+                SignalRoom();
                 if (close)
                 {
                     _connection.Close("closed after the last response");
@@ -82,17 +163,23 @@ internal sealed class ConnectionSender
         {
             _connection.Close($"send failed: {e.Message}");
         }
+        catch (Exception e)
+        {
+            // A bug here must not leave a connection whose receive loop runs on with nobody sending.
+            _connection.SenderFailed(e);
+        }
         finally
         {
-            // Whatever is still queued will never be sent; its tasks go back to the pool.
-            while (reader.TryRead(out var item))
+            // Whatever is still queued will never be sent; its tasks go back to the pool. That includes a read
+            // whose Data-In was framed in part when the connection failed.
+            if (_resultTask is { } partial)
             {
-                if (item.Task is { } t)
-                {
-                    _connection.Sent(t);
-                }
+                _resultTask = null;
+                _resultOffset = -1;
+                _connection.Sent(partial);
             }
 
+            Abandon();
             foreach (var t in _sentTasks)
             {
                 _connection.Sent(t);
@@ -102,14 +189,27 @@ internal sealed class ConnectionSender
         }
     }
 
+    /// <summary>Releases the tasks of items queued that will never be sent. The connection calls it once more
+    /// after <see cref="Complete"/>: an item queued between the send loop's end and that call would otherwise
+    /// keep its task, and its task buffer budget, forever.</summary>
+    public void Abandon()
+    {
+        while (_queue.Reader.TryRead(out var item))
+        {
+            Dequeued(item);
+            if (item.Task is { } t)
+            {
+                _connection.Sent(t);
+            }
+        }
+    }
+
+    /// <summary>True when one more PDU fits in the batch and the gathered send.</summary>
+    /// <summary>Room for one more PDU: it adds up to three segments, and the flush closes the batch with one more.</summary>
+    private bool HasRoom => _batchUsed <= BatchSize - MaxFramedBytes && _segments.Count + 4 <= MaxSegments;
+
     private bool Frame(ref Outbound item)
     {
-        if (item.Kind == OutboundKind.ScsiResult)
-        {
-            FrameScsiResult(item.Task!);
-            return false;
-        }
-
         Span<byte> header = item.Header;
         var bhs = new BasicHeaderSegment(header);
         bhs.Word24 = StatSN;
@@ -142,8 +242,11 @@ internal sealed class ConnectionSender
         return item.CloseAfter;
     }
 
-    /// <summary>Data-In PDUs for what the command read, then its status (RFC 7143 11.7, 11.4).</summary>
-    private void FrameScsiResult(IscsiTask task)
+    /// <summary>
+    /// Data-In PDUs for what the command read, then its status (RFC 7143 11.7, 11.4). False when the batch filled
+    /// up first: the caller sends it and calls again, and framing resumes where it stopped.
+    /// </summary>
+    private bool FrameScsiResult(IscsiTask task)
     {
         var scsi = task.Scsi;
         var window = _connection.Window;
@@ -166,19 +269,33 @@ internal sealed class ConnectionSender
             residual = (uint)(transfer - expected);
         }
 
-        // The slot is free once the final response is framed, so its MaxCmdSN already counts it.
-        if (!task.Immediate)
+        if (_resultOffset < 0)
         {
-            window.Release();
+            // The slot is free once the final response is framed, so its MaxCmdSN already counts it.
+            if (!task.Immediate)
+            {
+                window.Release();
+            }
+
+            _resultOffset = 0;
+            _resultDataSN = 0;
+            _resultTask = task;
         }
 
         int maxSegment = _connection.Parameters.InitiatorMaxRecvDataSegmentLength;
         int maxBurst = _connection.Parameters.MaxBurstLength;
-        uint dataSN = 0;
-        int offset = 0;
+        uint dataSN = _resultDataSN;
+        int offset = _resultOffset;
         Span<byte> header = stackalloc byte[BasicHeaderSegment.Length];
         while (offset < dataIn)
         {
+            if (!HasRoom)
+            {
+                _resultOffset = offset;
+                _resultDataSN = dataSN;
+                return false;
+            }
+
             int burstEnd = Math.Min(dataIn, (offset / maxBurst + 1) * maxBurst);
             int length = Math.Min(maxSegment, burstEnd - offset);
             bool last = offset + length == dataIn;
@@ -212,6 +329,13 @@ internal sealed class ConnectionSender
 
         if (!collapse)
         {
+            if (!HasRoom)
+            {
+                _resultOffset = offset;
+                _resultDataSN = dataSN;
+                return false;
+            }
+
             var bhs = new BasicHeaderSegment(header);
             bhs.Clear(Opcode.ScsiResponse);
             bhs.Flags = (byte)(0x80 | residualFlags);
@@ -238,7 +362,10 @@ internal sealed class ConnectionSender
             }
         }
 
+        _resultOffset = -1;
+        _resultTask = null;
         _sentTasks.Add(task);
+        return true;
     }
 
     private void AppendPdu(ReadOnlySpan<byte> header, ReadOnlyMemory<byte> data)

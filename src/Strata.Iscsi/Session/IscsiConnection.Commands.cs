@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Pdu;
@@ -11,7 +12,9 @@ internal sealed partial class IscsiConnection
 {
     private readonly Stack<IscsiTask> _taskPool = new();
     private readonly Dictionary<uint, IscsiTask> _tasks = new();
-    private readonly SortedDictionary<uint, IscsiTask> _waitingForCmdSN = new(SerialNumberComparer.Instance);
+    /// <summary>Commands ahead of a CmdSN gap, by CmdSN; null for one aborted while it waited, whose CmdSN still
+    /// counts as received when the gap closes (RFC 7143 11.5.1: the aborted command was delivered).</summary>
+    private readonly SortedDictionary<uint, IscsiTask?> _waitingForCmdSN = new(SerialNumberComparer.Instance);
     private uint _nextTargetTransferTag = 1;
 
     /// <summary>The full feature phase: dispatch every PDU until logout, close or end of stream.</summary>
@@ -19,6 +22,13 @@ internal sealed partial class IscsiConnection
     {
         while (!_closed.IsCancellationRequested)
         {
+            if (_sender.Congested)
+            {
+                // The initiator is not reading our answers: stop reading its requests until it does (the NOP-In
+                // ping drops it if it never does).
+                await _sender.WaitForRoomAsync(_closed.Token).ConfigureAwait(false);
+            }
+
             if (!await ReadHeaderAsync().ConfigureAwait(false))
             {
                 return;
@@ -90,12 +100,22 @@ internal sealed partial class IscsiConnection
         if (!immediate)
         {
             var check = Window.Check(cmdSN);
-            if (check == CmdSNCheck.OutOfWindow)
+            if (check == CmdSNCheck.OutOfWindow || (check == CmdSNCheck.Ahead && _waitingForCmdSN.ContainsKey(cmdSN)))
             {
-                // Outside [ExpCmdSN, MaxCmdSN]: silently ignored (RFC 7143 3.2.2.1).
+                // Outside [ExpCmdSN, MaxCmdSN], or a duplicate of a command already held for that CmdSN: silently
+                // ignored (RFC 7143 3.2.2.1). Taking the duplicate used to orphan the first one, with its buffer,
+                // until the connection ended: unbounded memory from one connection.
                 await SkipDataAsync().ConfigureAwait(false);
                 return;
             }
+        }
+        else if (CountImmediateTasks() >= MaxImmediateTasks)
+        {
+            // Immediate commands take no CmdSN slot, so the window does not bound them (RFC 7143 3.2.2.1 lets
+            // the target refuse them: Reject "Immediate command reject", 11.17.1).
+            await SkipDataAsync().ConfigureAwait(false);
+            SendReject(RejectReason.ImmediateCommandRejected);
+            return;
         }
 
         string? violation = null;
@@ -119,6 +139,7 @@ internal sealed partial class IscsiConnection
         if (violation is null && TaskExists(itt))
         {
             await SkipDataAsync().ConfigureAwait(false);
+            ConsumeRejectedCmdSN(immediate, cmdSN);
             SendReject(RejectReason.TaskInProgress);
             return;
         }
@@ -126,6 +147,7 @@ internal sealed partial class IscsiConnection
         if (violation is not null)
         {
             await SkipDataAsync().ConfigureAwait(false);
+            ConsumeRejectedCmdSN(immediate, cmdSN);
             SendReject(RejectReason.InvalidPduField);
             return;
         }
@@ -145,20 +167,32 @@ internal sealed partial class IscsiConnection
         SetCdb(scsi);
 
         bool tooLong = edtl > (uint)session.MaxTransferLength;
-        if (tooLong)
+        bool noBuffer = false;
+        long charge = 0;
+        if (!tooLong && (write || read) && scsi.ExpectedDataTransferLength > 0)
         {
+            // What the pool will hand out: a power of two, at least 4 KiB.
+            charge = BitOperations.RoundUpToPowerOf2((uint)Math.Max(scsi.ExpectedDataTransferLength, 4096));
+            noBuffer = !session.TryChargeBuffer(charge);
+        }
+
+        if (tooLong || noBuffer)
+        {
+            // Answered without execution; any data the initiator still sends for it is dropped.
             await SkipDataAsync().ConfigureAwait(false);
             scsi.ExpectedDataTransferLength = 0;
             scsi.WriteExpected = false;
             scsi.ReadExpected = false;
             task.UnsolicitedDone = true;
             task.UnsolicitedEnd = 0;
+            task.AnsweredByTransport = true;
         }
         else if (write || read)
         {
             int size = scsi.ExpectedDataTransferLength;
             if (size > 0)
             {
+                task.BufferCharge = charge;
                 task.Buffer = session.Buffers.Rent(size);
                 if (write)
                 {
@@ -173,7 +207,18 @@ internal sealed partial class IscsiConnection
 
             if (immediateLength > 0)
             {
-                await ReceiveDataAsync(task.Buffer.AsMemory(0, immediateLength)).ConfigureAwait(false);
+                try
+                {
+                    await ReceiveDataAsync(task.Buffer.AsMemory(0, immediateLength)).ConfigureAwait(false);
+                }
+                catch
+                {
+                    // Not in the task table yet, so nothing else would return its buffer and budget: a PDU cut
+                    // inside its immediate data leaked both, and the budget ran out for good.
+                    Sent(task);
+                    throw;
+                }
+
                 task.ReceivedDataOut = immediateLength;
             }
 
@@ -199,6 +244,18 @@ internal sealed partial class IscsiConnection
             // More than a task buffer can hold: the block limits VPD page told the initiator not to.
             TransportSense.SetInvalidFieldInCdb(scsi);
         }
+        else if (noBuffer)
+        {
+            // Out of task buffer budget: BUSY when this would be the session's only task, else TASK SET FULL
+            // (SAM-5 5.3); the initiator retries.
+            int others;
+            lock (_tasks)
+            {
+                others = _tasks.Count - 1;
+            }
+
+            TransportSense.SetTaskSetFull(scsi, busy: others == 0);
+        }
 
         if (immediate)
         {
@@ -218,11 +275,32 @@ internal sealed partial class IscsiConnection
         }
     }
 
+    /// <summary>
+    /// A rejected command whose turn it was still uses up its CmdSN: otherwise every later command would wait
+    /// behind a gap that never fills, and the session would stall on one bad PDU.
+    /// </summary>
+    private void ConsumeRejectedCmdSN(bool immediate, uint cmdSN)
+    {
+        if (!immediate && Window.Check(cmdSN) == CmdSNCheck.Next)
+        {
+            Window.Advance();
+            Window.Release();
+            AdmitWaitingCommands();
+        }
+    }
+
     private void AdmitWaitingCommands()
     {
         while (_waitingForCmdSN.Remove(Window.ExpCmdSN, out var next))
         {
             Window.Advance();
+            if (next is null)
+            {
+                // Aborted while it waited: its CmdSN is consumed, it takes no slot.
+                Window.Release();
+                continue;
+            }
+
             next.Admitted = true;
             StartWhenReady(next, admitted: true);
         }
@@ -244,7 +322,7 @@ internal sealed partial class IscsiConnection
 
         if (task.Admitted && !task.Executing)
         {
-            if (task.Scsi.Status == ScsiStatus.Good || task.Scsi.SenseLength == 0)
+            if (!task.AnsweredByTransport)
             {
                 task.Execute(Session!.Executor!);
             }
@@ -356,6 +434,23 @@ internal sealed partial class IscsiConnection
         StartWhenReady(task, admitted: false);
     }
 
+    /// <summary>Immediate SCSI commands one connection may have in flight.</summary>
+    private const int MaxImmediateTasks = 32;
+
+    private int CountImmediateTasks()
+    {
+        lock (_tasks)
+        {
+            int n = 0;
+            foreach (var t in _tasks.Values)
+            {
+                n += t.Immediate ? 1 : 0;
+            }
+
+            return n;
+        }
+    }
+
     private bool TaskExists(uint itt)
     {
         lock (_tasks)
@@ -432,6 +527,12 @@ internal sealed partial class IscsiConnection
     /// <summary>Called by a task when SCSI execution threw (a bug below us): the initiator gets a hardware error.</summary>
     internal void ExecutionFailed(IscsiTask task, Exception e)
     {
+        if (e is OperationCanceledException && task.Aborted)
+        {
+            // The abort we asked for (ABORT TASK, reset, connection loss): no response goes out anyway.
+            return;
+        }
+
         _server.Log($"task {task.Itt:x8} failed: {e}");
         TransportSense.SetInternalTargetFailure(task.Scsi);
     }
@@ -474,6 +575,7 @@ internal sealed partial class IscsiConnection
         if (task.Buffer is { } buffer)
         {
             Session?.Buffers.Return(buffer);
+            Session?.CreditBuffer(task.BufferCharge);
         }
 
         task.Reset();

@@ -199,7 +199,7 @@ internal sealed partial class IscsiConnection
         }
         else if (reason > 2)
         {
-            SendReject(RejectReason.ProtocolError);
+            SendReject(RejectReason.ProtocolError, releasesSlot: taken);
             return;
         }
 
@@ -217,10 +217,11 @@ internal sealed partial class IscsiConnection
         }
     }
 
-    /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17).</summary>
-    private void SendReject(RejectReason reason)
+    /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17). <paramref name="releasesSlot"/>: the
+    /// rejected request had taken a command window slot, which is free again.</summary>
+    private void SendReject(RejectReason reason, bool releasesSlot = false)
     {
-        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = _header.AsSpan().ToArray() };
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = _header.AsSpan().ToArray(), ReleasesSlot = releasesSlot };
         Span<byte> h = item.Header;
         h[0] = (byte)Opcode.Reject;
         h[1] = 0x80;

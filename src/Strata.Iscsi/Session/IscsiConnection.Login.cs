@@ -16,6 +16,12 @@ internal sealed partial class IscsiConnection
     /// </summary>
     private async Task<bool> LoginAsync()
     {
+        // A connection that does not finish logging in must not hold its buffers forever: thousands of them,
+        // opened and left silent, would (RFC 7143 leaves the bound to the implementation; LIO uses 15 s).
+        var timeout = _server.Options.LoginTimeout;
+        using var deadline = timeout > TimeSpan.Zero
+            ? new Timer(_ => Close($"login did not complete in {timeout.TotalSeconds:0.#} s"), null, timeout, Timeout.InfiniteTimeSpan)
+            : null;
         LoginNegotiator? negotiator = null;
         ulong isid = 0;
         ushort tsih = 0;
@@ -110,6 +116,15 @@ internal sealed partial class IscsiConnection
             {
                 SendLoginResponse(response, itt, isid, 0, close: false, startDigests: false);
                 continue;
+            }
+
+            if (NegotiatedBounds.Violation(negotiator.Parameters) is { } violation)
+            {
+                // Whatever the negotiator let through, the full feature phase cannot run with it: a zero
+                // MaxRecvDataSegmentLength made the sender frame empty Data-In PDUs forever.
+                _server.Log($"connection from {RemoteEndPoint}: login refused: negotiated {violation}");
+                SendLoginFailure(request, itt, isid, LoginStatus.InitiatorError);
+                return false;
             }
 
             Parameters = negotiator.Parameters;

@@ -159,7 +159,8 @@ internal sealed partial class IscsiConnection
             {
                 if (waiting.Value == t)
                 {
-                    _waitingForCmdSN.Remove(waiting.Key);
+                    // Its CmdSN stays taken: dropping it left a gap that held every later command forever.
+                    _waitingForCmdSN[waiting.Key] = null;
                     break;
                 }
             }

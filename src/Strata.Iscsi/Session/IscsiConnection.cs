@@ -83,12 +83,29 @@ internal sealed partial class IscsiConnection
         finally
         {
             _sender.Complete();
+
+            // The last responses (a logout's, a reject before closing) go out if the initiator reads them; one
+            // that does not must not keep the connection, and its session, forever.
+            var drain = _server.Options.NopInTimeout > TimeSpan.Zero ? _server.Options.NopInTimeout : TimeSpan.FromSeconds(15);
+            if (await Task.WhenAny(sending, Task.Delay(drain)).ConfigureAwait(false) != sending)
+            {
+                Close("the initiator did not read the last responses");
+            }
+
             await sending.ConfigureAwait(false);
+            _sender.Abandon();
             Close(_closeReason ?? "connection closed");
             await AbortAllTasksAsync().ConfigureAwait(false);
             Session?.ConnectionClosed(this);
             _socket.Dispose();
         }
+    }
+
+    /// <summary>The sender failed with an exception nobody expected: log it as the bug it is, end the connection.</summary>
+    internal void SenderFailed(Exception e)
+    {
+        _server.Log($"connection from {RemoteEndPoint}: internal error in the sender: {e}");
+        Close("internal error");
     }
 
     /// <summary>Closes the connection; the receive loop and sender end, outstanding tasks are aborted.</summary>
@@ -128,14 +145,14 @@ internal sealed partial class IscsiConnection
         _ahsLength = _header[4] * 4;
         if (_ahsLength > 0)
         {
-            await _reader.FillAsync(_ahsLength, ct).ConfigureAwait(false);
+            await _reader.FillWithinPduAsync(_ahsLength, ct).ConfigureAwait(false);
             _reader.Peek(_ahsLength).CopyTo(_ahs);
             _reader.Consume(_ahsLength);
         }
 
         if (_headerDigest)
         {
-            await _reader.FillAsync(4, ct).ConfigureAwait(false);
+            await _reader.FillWithinPduAsync(4, ct).ConfigureAwait(false);
             uint received = BinaryPrimitives.ReadUInt32LittleEndian(_reader.Peek(4));
             _reader.Consume(4);
             uint computed = Crc32C.Append(Crc32C.Compute(_header), _ahs.AsSpan(0, _ahsLength));
@@ -165,7 +182,7 @@ internal sealed partial class IscsiConnection
             return;
         }
 
-        await _reader.FillAsync(trailer, ct).ConfigureAwait(false);
+        await _reader.FillWithinPduAsync(trailer, ct).ConfigureAwait(false);
         var bytes = _reader.Peek(trailer);
         if (_dataDigest && destination.Length > 0)
         {

@@ -17,6 +17,7 @@ internal sealed class IscsiSession
     public IscsiSession(SessionTable table, IscsiConnection connection, ulong isid, ushort tsih, IscsiTarget? target, ushort tpgt)
     {
         _table = table;
+        _bufferBudget = new TaskBufferBudget(table.Server.Options.MaxTaskBufferBytesPerSession);
         Connection = connection;
         Isid = isid;
         Tsih = tsih;
@@ -42,6 +43,32 @@ internal sealed class IscsiSession
     public IScsiTaskExecutor? Executor => Target?.Executor;
 
     public PinnedBufferPool Buffers => PinnedBufferPool.Shared;
+
+    private readonly TaskBufferBudget _bufferBudget;
+
+    /// <summary>Charges a task buffer of <paramref name="bytes"/> to this session and to the portal; false when
+    /// either bound would be passed.</summary>
+    public bool TryChargeBuffer(long bytes)
+    {
+        if (!_bufferBudget.TryTake(bytes))
+        {
+            return false;
+        }
+
+        if (!_table.BufferBudget.TryTake(bytes))
+        {
+            _bufferBudget.Give(bytes);
+            return false;
+        }
+
+        return true;
+    }
+
+    public void CreditBuffer(long bytes)
+    {
+        _bufferBudget.Give(bytes);
+        _table.BufferBudget.Give(bytes);
+    }
 
     /// <summary>The longest data transfer of one command: what one task buffer holds.</summary>
     public int MaxTransferLength => Buffers.MaxBufferSize;

@@ -31,6 +31,12 @@ internal sealed class IscsiTask
     /// <summary>The buffer rented for data-out or data-in, or null.</summary>
     public byte[]? Buffer { get; set; }
 
+    /// <summary>What <see cref="Buffer"/> was charged to the session's task buffer budget.</summary>
+    public long BufferCharge { get; set; }
+
+    /// <summary>The transport decided the status itself (no buffer, a transfer too long): not executed.</summary>
+    public bool AnsweredByTransport { get; set; }
+
     /// <summary>Bytes of data-out received so far; with DataPDUInOrder and DataSequenceInOrder (both Yes,
     /// which we always answer) data arrives in increasing offsets, so this is also the next expected offset.</summary>
     public int ReceivedDataOut { get; set; }
@@ -112,6 +118,8 @@ internal sealed class IscsiTask
         CmdSN = 0;
         Immediate = false;
         Buffer = null;
+        BufferCharge = 0;
+        AnsweredByTransport = false;
         ReceivedDataOut = 0;
         UnsolicitedEnd = 0;
         UnsolicitedDone = false;

@@ -15,7 +15,11 @@ internal sealed class SessionTable
     public SessionTable(IscsiTargetServer server)
     {
         Server = server;
+        BufferBudget = new TaskBufferBudget(server.Options.MaxTaskBufferBytes);
     }
+
+    /// <summary>Task buffer bytes of all sessions together.</summary>
+    public TaskBufferBudget BufferBudget { get; }
 
     public IscsiTargetServer Server { get; }
 

@@ -14,6 +14,14 @@ internal static class TransportSense
     /// <summary>HARDWARE ERROR, INTERNAL TARGET FAILURE.</summary>
     public static void SetInternalTargetFailure(ScsiTask task) => Set(task, 0x04, 0x44, 0x00);
 
+    /// <summary>TASK SET FULL, or BUSY, without sense data (SAM-5 5.3): no resources for the task now.</summary>
+    public static void SetTaskSetFull(ScsiTask task, bool busy)
+    {
+        task.SetSenseLength(0);
+        task.Status = busy ? ScsiStatus.Busy : ScsiStatus.TaskSetFull;
+        task.TransferLength = 0;
+    }
+
     private static void Set(ScsiTask task, byte senseKey, byte asc, byte ascq)
     {
         var sense = task.SenseBuffer;

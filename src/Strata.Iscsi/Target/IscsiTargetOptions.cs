@@ -19,6 +19,20 @@ public sealed class IscsiTargetOptions
     /// <summary>How long a ping may go unanswered before the connection is dropped.</summary>
     public TimeSpan NopInTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a connection may take from accept to the end of login before it is dropped; zero
+    /// waits forever.</summary>
+    public TimeSpan LoginTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Bytes of task buffers (data-out and data-in) one session may hold at once. A command that would go beyond
+    /// is answered TASK SET FULL (or BUSY when it would be the session's only one, SAM-5 5.3): without a bound,
+    /// writes that announce 16 MiB and never send it pin 16 MiB each, a window of 128 per session.
+    /// </summary>
+    public long MaxTaskBufferBytesPerSession { get; init; } = 128L << 20;
+
+    /// <summary>The same bound for all sessions of this portal together.</summary>
+    public long MaxTaskBufferBytes { get; init; } = 1L << 30;
+
     public TargetNegotiationLimits Limits { get; init; } = new();
 
     /// <summary>When set, discovery sessions must authenticate with CHAP.</summary>

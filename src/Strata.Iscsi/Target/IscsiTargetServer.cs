@@ -33,6 +33,18 @@ public sealed class IscsiTargetServer : IAsyncDisposable
 
     public int SessionCount => Sessions.Count;
 
+    /// <summary>Connections open now, logged in or not.</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
     internal SessionTable Sessions { get; }
 
     public void AddTarget(IscsiTarget target)
@@ -83,7 +95,18 @@ public sealed class IscsiTargetServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new IscsiConnection(this, socket);
+            IscsiConnection connection;
+            try
+            {
+                connection = new IscsiConnection(this, socket);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Reset before we got to it: one connection lost, not the accept loop.
+                socket.Dispose();
+                continue;
+            }
+
             Log($"connection from {connection.RemoteEndPoint}");
             lock (_connections)
             {
@@ -110,18 +133,21 @@ public sealed class IscsiTargetServer : IAsyncDisposable
             await _acceptLoop.ConfigureAwait(false);
         }
 
-        KeyValuePair<IscsiConnection, Task>[] running;
+        Task[] running;
+        IscsiConnection[] connections;
         lock (_connections)
         {
-            running = [.. _connections];
+            running = [.. _connections.Values];
+            connections = [.. _connections.Keys];
         }
 
-        foreach (var (connection, _) in running)
+        // Every connection, also those still logging in (which have no session yet and once kept this waiting).
+        foreach (var connection in connections)
         {
             connection.Close("target stopping");
         }
 
-        await Task.WhenAll(running.Select(r => r.Value)).ConfigureAwait(false);
+        await Task.WhenAll(running).ConfigureAwait(false);
     }
 
     private sealed class TargetCatalog(IscsiTargetServer server) : ITargetCatalog

@@ -8,16 +8,11 @@ using Xunit.Abstractions;
 
 namespace Strata.Iscsi.Tests.Session;
 
-[CollectionDefinition(nameof(AllocationMeasurement), DisableParallelization = true)]
-public sealed class AllocationMeasurement
-{
-}
-
 /// <summary>
 /// The target allocates nothing per command in steady state: a real initiator (qemu-img bench, a process of its
 /// own) drives an in-process target, and the allocations of this process are counted per command.
 /// </summary>
-[Collection(nameof(AllocationMeasurement))]
+[Collection(nameof(ProcessWideMeasurement))]
 public sealed class HotPathAllocationTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Iqn = "iqn.2026-11.io.strata:alloc";
