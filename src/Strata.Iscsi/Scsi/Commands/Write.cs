@@ -58,16 +58,23 @@ internal static class Write
         int bytes = (int)blocks * unit.BlockSize;
         if (task.DataOut.Length < bytes)
         {
-            // Less data than the CDB asks to write: nothing sensible can be written (SAM-5 5.4.3).
-            unit.Fail(task, SenseData.InvalidFieldInCdb(lengthOffset));
-            return default;
+            // The initiator sent less than the CDB names (an iSCSI overflow, RFC 7143 11.4.5.2): write the whole
+            // blocks that arrived and report the command's own length, so the transport reports the residual.
+            int whole = task.DataOut.Length / unit.BlockSize * unit.BlockSize;
+            if (whole == 0)
+            {
+                BlockLogicalUnit.Good(task, bytes);
+                return default;
+            }
+
+            return WriteAsync(unit, task, (long)lba, task.DataOut[..whole], flags, bytes);
         }
 
-        return WriteAsync(unit, task, (long)lba, task.DataOut[..bytes], flags);
+        return WriteAsync(unit, task, (long)lba, task.DataOut[..bytes], flags, bytes);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags)
+    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, int transferLength)
     {
         ulong mask = LbaRangeLock.MaskOf(lba, data.Length / unit.BlockSize);
         await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
@@ -80,6 +87,6 @@ internal static class Write
             unit.RangeLock.ExitShared(mask);
         }
 
-        BlockLogicalUnit.Good(task, data.Length);
+        BlockLogicalUnit.Good(task, transferLength);
     }
 }
