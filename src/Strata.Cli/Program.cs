@@ -8,4 +8,13 @@ var root = new RootCommand("Strata: replicated block storage for containers, ser
     VersionCommand.Create(),
 };
 
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    // One clear line and a non-zero exit code; --help shows the usage.
+    var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+    Console.Error.WriteLine($"strata: {error.Message} (see strata {string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')))} --help)");
+    return 2;
+}
+
+return await parse.InvokeAsync();

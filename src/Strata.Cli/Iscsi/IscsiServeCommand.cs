@@ -1,9 +1,9 @@
 using System.CommandLine;
-using System.CommandLine.Parsing;
 using System.Net;
 using System.Runtime.InteropServices;
 using Strata.Blocks;
 using Strata.Iscsi.Login;
+using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
 
 namespace Strata.Cli.Iscsi;
@@ -16,7 +16,6 @@ internal static class IscsiServeCommand
         var file = new Option<FileInfo>("--file") { Description = "The file or block device to export (created sparse when --size is given and it does not exist).", Required = true };
         var size = new Option<string?>("--size") { Description = "Size of the file, e.g. 1G, 512M; grows a smaller file (sparse)." };
         var blockSize = new Option<int>("--block-size") { Description = "Logical block size: 512 or 4096.", DefaultValueFactory = _ => 512 };
-        blockSize.AcceptOnlyFromAmong("512", "4096");
         var iqn = new Option<string?>("--iqn") { Description = "Target name (default iqn.2026-11.io.strata:<file name>)." };
         var portal = new Option<string>("--portal") { Description = "Address and port to listen on.", DefaultValueFactory = _ => "127.0.0.1:3260" };
         var chapUser = new Option<string?>("--chap-user") { Description = "Require initiators to authenticate with CHAP as this user." };
@@ -31,36 +30,14 @@ internal static class IscsiServeCommand
             file, size, blockSize, iqn, portal, chapUser, chapSecret, mutualUser, mutualSecret, allow, direct,
         };
 
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(size) is { } s && !ByteSize.TryParse(s, out _))
-            {
-                result.AddError($"--size: '{s}' is not a size (examples: 1G, 512M, 1048576)");
-            }
-
-            if (!IPEndPoint.TryParse(result.GetValue(portal) ?? string.Empty, out var ep) || ep.Port == 0 && !(result.GetValue(portal) ?? string.Empty).EndsWith(":0", StringComparison.Ordinal))
-            {
-                result.AddError($"--portal: '{result.GetValue(portal)}' is not an address:port");
-            }
-
-            if ((result.GetValue(chapUser) is null) != (result.GetValue(chapSecret) is null))
-            {
-                result.AddError("--chap-user and --chap-secret go together");
-            }
-
-            if ((result.GetValue(mutualUser) is null) != (result.GetValue(mutualSecret) is null))
-            {
-                result.AddError("--mutual-chap-user and --mutual-chap-secret go together");
-            }
-
-            if (result.GetValue(mutualUser) is not null && result.GetValue(chapUser) is null)
-            {
-                result.AddError("mutual CHAP needs --chap-user and --chap-secret too");
-            }
-        });
-
         command.SetAction(async (parse, ct) =>
         {
+            if (Validate(parse) is { } problem)
+            {
+                Console.Error.WriteLine($"strata: {problem}");
+                return 2;
+            }
+
             var path = parse.GetValue(file)!.FullName;
             long? bytes = parse.GetValue(size) is { } s && ByteSize.TryParse(s, out long b) ? b : null;
             var settings = new ServeSettings(
@@ -78,6 +55,44 @@ internal static class IscsiServeCommand
         return command;
     }
 
+    /// <summary>The first thing wrong with the arguments, as one line; null when they are fine.</summary>
+    private static string? Validate(ParseResult parse)
+    {
+        string? Value(string name) => parse.GetValue<string?>(name);
+        if (Value("--size") is { } s && !ByteSize.TryParse(s, out _))
+        {
+            return $"--size: '{s}' is not a size (examples: 1G, 512M, 1048576)";
+        }
+
+        if (parse.GetValue<int>("--block-size") is not (512 or 4096))
+        {
+            return $"--block-size must be 512 or 4096, not {parse.GetValue<int>("--block-size")}";
+        }
+
+        string portal = Value("--portal") ?? string.Empty;
+        if (!IPEndPoint.TryParse(portal, out var endPoint) || (endPoint.Port == 0 && !portal.EndsWith(":0", StringComparison.Ordinal)))
+        {
+            return $"--portal: '{portal}' is not an address:port such as 127.0.0.1:3260";
+        }
+
+        if ((Value("--chap-user") is null) != (Value("--chap-secret") is null))
+        {
+            return "--chap-user and --chap-secret go together";
+        }
+
+        if ((Value("--mutual-chap-user") is null) != (Value("--mutual-chap-secret") is null))
+        {
+            return "--mutual-chap-user and --mutual-chap-secret go together";
+        }
+
+        if (Value("--mutual-chap-user") is not null && Value("--chap-user") is null)
+        {
+            return "mutual CHAP needs --chap-user and --chap-secret too";
+        }
+
+        return null;
+    }
+
     private sealed record ServeSettings(
         string Path, long? Size, int BlockSize, string Iqn, IPEndPoint Portal,
         ChapCredentials? Chap, ChapCredentials? MutualChap, string[] AllowedInitiators, bool Direct);
@@ -88,6 +103,9 @@ internal static class IscsiServeCommand
         var clean = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '-').ToArray());
         return $"iqn.2026-11.io.strata:{(clean.Length == 0 ? "lun" : clean)}";
     }
+
+    private static bool IsRegularFile(string path) =>
+        (File.GetAttributes(path) & (FileAttributes.Device | FileAttributes.Directory)) == 0 && !path.StartsWith("/dev/", StringComparison.Ordinal);
 
     private static async Task<int> ServeAsync(ServeSettings s, CancellationToken ct)
     {
@@ -118,7 +136,11 @@ internal static class IscsiServeCommand
         };
 
         var server = new IscsiTargetServer(options);
-        server.AddTarget(new IscsiTarget(policy, new ProvisionalBlockExecutor(device)));
+        // The volume's identity (NAA designator, serial number) derives from the file's full path: stable
+        // across restarts, different per file.
+        using var allocationMap = IsRegularFile(s.Path) ? new SparseFileAllocationMap(s.Path, device.BlockSize) : null;
+        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity(s.Path), allocationMap);
+        server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
         try
         {
             server.Start();

@@ -95,4 +95,10 @@ public interface ITargetCatalog
 
     /// <summary>When set, discovery sessions must authenticate with CHAP.</summary>
     ChapCredentials? DiscoveryChap { get; }
+
+    /// <summary>
+    /// When set, the portal authenticates itself to discovery initiators that ask (mutual CHAP). Defaults to
+    /// none, so catalogs written before this member existed keep compiling.
+    /// </summary>
+    ChapCredentials? DiscoveryMutualChap => null;
 }

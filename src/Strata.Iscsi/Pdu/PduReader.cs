@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 
 namespace Strata.Iscsi.Pdu;
@@ -6,6 +7,8 @@ namespace Strata.Iscsi.Pdu;
 /// Reads a connection's byte stream: one receive usually brings several small PDUs into a buffer; a large data
 /// segment is received straight into its destination (the command's buffer) instead of being copied twice.
 /// </summary>
+/// <remarks>Receives take no cancellation token (registering one allocates per receive): a closed connection
+/// shuts the socket down, which ends a pending receive.</remarks>
 internal sealed class PduReader
 {
     private readonly Socket _socket;
@@ -26,6 +29,7 @@ internal sealed class PduReader
     /// Waits until <paramref name="count"/> bytes are buffered. False when the peer closed the connection before
     /// any byte of them arrived; a close in the middle throws.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> FillAsync(int count, CancellationToken ct)
     {
         if (count > _buffer.Length)
@@ -43,7 +47,7 @@ internal sealed class PduReader
                 _start = 0;
             }
 
-            int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
             if (n == 0)
             {
                 if (_end == _start)
@@ -72,6 +76,7 @@ internal sealed class PduReader
     }
 
     /// <summary>Reads exactly <paramref name="destination"/>.Length bytes into it.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken ct)
     {
         int fromBuffer = Math.Min(destination.Length, _end - _start);
@@ -93,7 +98,7 @@ internal sealed class PduReader
                 return;
             }
 
-            int n = await _socket.ReceiveAsync(destination, SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await _socket.ReceiveAsync(destination, SocketFlags.None).ConfigureAwait(false);
             if (n == 0)
             {
                 throw new EndOfStreamException("the initiator closed the connection in the middle of a PDU");
@@ -104,6 +109,7 @@ internal sealed class PduReader
     }
 
     /// <summary>Reads and drops <paramref name="count"/> bytes.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SkipAsync(int count, CancellationToken ct)
     {
         while (count > 0)

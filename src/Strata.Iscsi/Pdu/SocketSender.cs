@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 
@@ -17,6 +18,7 @@ internal sealed class SocketSender : SocketAsyncEventArgs, IValueTaskSource<int>
     }
 
     /// <summary>Sends every segment of <paramref name="segments"/> completely.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAllAsync(Socket socket, List<ArraySegment<byte>> segments)
     {
         while (segments.Count > 0)

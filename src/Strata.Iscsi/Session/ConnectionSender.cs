@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -17,6 +18,9 @@ internal sealed class ConnectionSender
 {
     private const int BatchSize = 256 * 1024;
     private const int CopyThreshold = 8 * 1024;
+
+    /// <summary>sendmsg takes its iovecs from the stack up to 8 segments and allocates beyond.</summary>
+    private const int MaxSegments = 8;
 
     private readonly Socket _socket;
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(
@@ -45,18 +49,19 @@ internal sealed class ConnectionSender
 
     public void Complete() => _queue.Writer.TryComplete();
 
-    public async Task RunAsync(CancellationToken ct)
+    public async Task RunAsync()
     {
         var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            // No token here: a cancellable wait allocates each time; Complete() ends the loop instead.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 bool close = false;
                 while (!close && reader.TryRead(out var item))
                 {
                     close = Frame(ref item);
-                    if (_batchUsed > BatchSize - 4096 || _segments.Count > 48)
+                    if (_batchUsed > BatchSize - 4096 || _segments.Count >= MaxSegments - 2)
                     {
                         await FlushAsync().ConfigureAwait(false);
                     }
@@ -306,6 +311,7 @@ internal sealed class ConnectionSender
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushAsync()
     {
         CloseBatchSegment();

@@ -1,5 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
-using System.Text;
+using System.Runtime.InteropServices;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Pdu;
 
@@ -7,9 +8,18 @@ namespace Strata.Iscsi.Session;
 
 internal sealed partial class IscsiConnection
 {
+    /// <summary>The most text one request may gather across C=1 parts.</summary>
+    private const int MaxTextRequest = 64 * 1024;
+
+    private readonly List<byte> _textRequest = [];
+    private FullFeatureTextNegotiator? _textNegotiator;
+    private byte[]? _textAnswer;
+    private int _textAnswerSent;
+    private uint _textAnswerTag;
     private uint _nextPingTag = 1;
 
     /// <summary>A NOP-Out (RFC 7143 11.18): a ping to answer, or the answer to our ping.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask NopOutAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;
@@ -79,12 +89,19 @@ internal sealed partial class IscsiConnection
         }
     }
 
-    /// <summary>A Text Request in the full feature phase (RFC 7143 11.10): SendTargets in a discovery session,
-    /// and answers for keys a normal session may renegotiate.</summary>
+    /// <summary>
+    /// A Text Request in the full feature phase (RFC 7143 11.10): SendTargets and the keys a session may
+    /// re-declare. A request split with C=1 is gathered first (each part answered empty); an answer longer than
+    /// the initiator's MaxRecvDataSegmentLength goes out in parts with C=1 and a Target Transfer Tag, each part
+    /// fetched by an empty request carrying that tag (RFC 7143 6.6, 11.11).
+    /// </summary>
     private async ValueTask TextRequestAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;
+        bool final = (_header[1] & 0x80) != 0;
+        bool more = (_header[1] & 0x40) != 0;
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
+        uint ttt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(20));
         uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
         bool taken = !immediate && AcceptCmdSN(cmdSN);
         if (!immediate && !taken)
@@ -94,14 +111,74 @@ internal sealed partial class IscsiConnection
         }
 
         var text = await ReceiveDataToScratchAsync().ConfigureAwait(false);
-        byte[] answer = Session!.AnswerText(text.Span, this);
-        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = answer, ReleasesSlot = taken };
+        if (ttt != BasicHeaderSegment.ReservedTag && _textAnswer is not null && ttt == _textAnswerTag && text.IsEmpty)
+        {
+            SendTextPart(itt, taken);
+            return;
+        }
+
+        _textAnswer = null;
+        if ((final && more) || _textRequest.Count + text.Length > MaxTextRequest)
+        {
+            _textRequest.Clear();
+            SendReject(RejectReason.ProtocolError);
+            ReleaseIfTaken(taken);
+            return;
+        }
+
+        _textRequest.AddRange(text.Span);
+        if (more)
+        {
+            SendTextResponse(itt, BasicHeaderSegment.ReservedTag, final: false, more: false, ReadOnlyMemory<byte>.Empty, taken);
+            return;
+        }
+
+        var result = _textNegotiator!.Process(CollectionsMarshal.AsSpan(_textRequest));
+        _textRequest.Clear();
+        if (result.Error != TextFormatError.None)
+        {
+            SendReject(RejectReason.ProtocolError);
+            ReleaseIfTaken(taken);
+            return;
+        }
+
+        _textAnswer = result.Response.ToArray();
+        _textAnswerSent = 0;
+        _textAnswerTag = NextTargetTransferTag();
+        SendTextPart(itt, taken);
+    }
+
+    private void SendTextPart(uint itt, bool releasesSlot)
+    {
+        var answer = _textAnswer!;
+        int length = Math.Min(answer.Length - _textAnswerSent, Parameters.InitiatorMaxRecvDataSegmentLength);
+        var part = answer.AsMemory(_textAnswerSent, length);
+        _textAnswerSent += length;
+        bool last = _textAnswerSent == answer.Length;
+        SendTextResponse(itt, last ? BasicHeaderSegment.ReservedTag : _textAnswerTag, final: last, more: !last, part, releasesSlot);
+        if (last)
+        {
+            _textAnswer = null;
+        }
+    }
+
+    private void SendTextResponse(uint itt, uint ttt, bool final, bool more, ReadOnlyMemory<byte> data, bool releasesSlot)
+    {
+        var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = data, ReleasesSlot = releasesSlot };
         Span<byte> h = item.Header;
         h[0] = (byte)Opcode.TextResponse;
-        h[1] = 0x80; // F: the whole answer in one PDU
+        h[1] = (byte)((final ? 0x80 : 0) | (more ? 0x40 : 0));
         BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
-        BinaryPrimitives.WriteUInt32BigEndian(h[20..], BasicHeaderSegment.ReservedTag);
+        BinaryPrimitives.WriteUInt32BigEndian(h[20..], ttt);
         Enqueue(item);
+    }
+
+    private void ReleaseIfTaken(bool taken)
+    {
+        if (taken)
+        {
+            Window.Release();
+        }
     }
 
     /// <summary>A Logout Request (RFC 7143 11.14): outstanding commands finish, then the response, then close.</summary>
@@ -210,6 +287,4 @@ internal sealed partial class IscsiConnection
 
         await WaitForTasksAsync().ConfigureAwait(false);
     }
-
-    internal static byte[] Encode(string text) => Encoding.UTF8.GetBytes(text);
 }

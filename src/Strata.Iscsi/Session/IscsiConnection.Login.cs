@@ -101,7 +101,7 @@ internal sealed partial class IscsiConnection
 
             if (negotiator.Failed || response.Status != LoginStatus.Success)
             {
-                _server.Log($"connection from {RemoteEndPoint}: login refused: {response.Status}");
+                _server.Log($"connection from {RemoteEndPoint}: login refused: {response.Status}: {negotiator.FailureReason}");
                 SendLoginResponse(response, itt, isid, 0, close: true, startDigests: false);
                 return false;
             }
@@ -126,6 +126,7 @@ internal sealed partial class IscsiConnection
             }
 
             Session = session;
+            _textNegotiator = negotiator.CreateFullFeatureTextNegotiator();
             SendLoginResponse(response, itt, isid, session.Tsih, close: false, startDigests: true);
             _headerDigest = Parameters.HeaderDigest;
             _dataDigest = Parameters.DataDigest;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -58,7 +59,7 @@ internal sealed partial class IscsiConnection
 
     public async Task RunAsync()
     {
-        var sending = _sender.RunAsync(_closed.Token);
+        var sending = _sender.RunAsync();
         try
         {
             if (await LoginAsync().ConfigureAwait(false))
@@ -100,6 +101,7 @@ internal sealed partial class IscsiConnection
 
         _closeReason ??= reason;
         _closed.Cancel();
+        _sender.Complete();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -111,6 +113,7 @@ internal sealed partial class IscsiConnection
 
     /// <summary>Reads the next PDU's header (BHS, AHS, header digest) into <see cref="_header"/>. False at a clean
     /// end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadHeaderAsync()
     {
         var ct = _closed.Token;
@@ -150,6 +153,7 @@ internal sealed partial class IscsiConnection
 
     /// <summary>Receives the current PDU's data segment into <paramref name="destination"/> (its exact length),
     /// then its padding and data digest.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveDataAsync(Memory<byte> destination)
     {
         var ct = _closed.Token;
@@ -178,6 +182,7 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>Receives the current PDU's data segment into the connection's scratch buffer.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadOnlyMemory<byte>> ReceiveDataToScratchAsync()
     {
         int length = DataSegmentLength;

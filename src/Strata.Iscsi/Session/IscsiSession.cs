@@ -1,4 +1,3 @@
-using System.Text;
 using Strata.Blocks;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Scsi;
@@ -51,45 +50,6 @@ internal sealed class IscsiSession
     public Task Ended => _ended.Task;
 
     public bool IsDiscovery => Target is null;
-
-    /// <summary>
-    /// The Text Response data for a Text Request in the full feature phase: SendTargets (RFC 7143 Appendix C)
-    /// and NotUnderstood for anything else a text request may carry after login.
-    /// </summary>
-    public byte[] AnswerText(ReadOnlySpan<byte> request, IscsiConnection connection)
-    {
-        var answer = new StringBuilder();
-        foreach (var pair in Encoding.UTF8.GetString(request).Split('\0', StringSplitOptions.RemoveEmptyEntries))
-        {
-            int eq = pair.IndexOf('=', StringComparison.Ordinal);
-            string key = eq < 0 ? pair : pair[..eq];
-            string value = eq < 0 ? string.Empty : pair[(eq + 1)..];
-            if (key == "SendTargets")
-            {
-                foreach (var target in _table.Server.Catalog.Targets)
-                {
-                    bool wanted = value == "All" ? IsDiscovery : value.Length == 0 ? target.Name == Target?.Name : value == target.Name;
-                    if (!wanted)
-                    {
-                        continue;
-                    }
-
-                    answer.Append("TargetName=").Append(target.Name).Append('\0');
-                    foreach (var (portal, tpgt) in target.Portals)
-                    {
-                        answer.Append("TargetAddress=").Append(portal).Append(',').Append(tpgt).Append('\0');
-                    }
-                }
-            }
-            else
-            {
-                answer.Append(key).Append("=NotUnderstood\0");
-            }
-        }
-
-        _ = connection;
-        return Encoding.UTF8.GetBytes(answer.ToString());
-    }
 
     /// <summary>The initiator logged out: the session ends when the connection closes.</summary>
     public void LoggedOut()

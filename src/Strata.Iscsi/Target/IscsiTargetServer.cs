@@ -12,7 +12,7 @@ namespace Strata.Iscsi.Target;
 public sealed class IscsiTargetServer : IAsyncDisposable
 {
     private readonly Dictionary<string, IscsiTarget> _targets = new(StringComparer.Ordinal);
-    private readonly List<Task> _connections = [];
+    private readonly Dictionary<IscsiConnection, Task> _connections = [];
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -87,8 +87,14 @@ public sealed class IscsiTargetServer : IAsyncDisposable
             Log($"connection from {connection.RemoteEndPoint}");
             lock (_connections)
             {
-                _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(Task.Run(connection.RunAsync));
+                _connections[connection] = Task.Run(async () =>
+                {
+                    await connection.RunAsync().ConfigureAwait(false);
+                    lock (_connections)
+                    {
+                        _connections.Remove(connection);
+                    }
+                });
             }
         }
     }
@@ -104,18 +110,18 @@ public sealed class IscsiTargetServer : IAsyncDisposable
             await _acceptLoop.ConfigureAwait(false);
         }
 
-        Task[] running;
+        KeyValuePair<IscsiConnection, Task>[] running;
         lock (_connections)
         {
             running = [.. _connections];
         }
 
-        foreach (var session in Sessions.All())
+        foreach (var (connection, _) in running)
         {
-            session.Connection.Close("target stopping");
+            connection.Close("target stopping");
         }
 
-        await Task.WhenAll(running).ConfigureAwait(false);
+        await Task.WhenAll(running.Select(r => r.Value)).ConfigureAwait(false);
     }
 
     private sealed class TargetCatalog(IscsiTargetServer server) : ITargetCatalog
