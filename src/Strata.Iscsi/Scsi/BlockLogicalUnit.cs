@@ -123,9 +123,9 @@ public sealed class BlockLogicalUnit
         try
         {
             run = command.Handler(this, task);
-            if (run.IsCompletedSuccessfully)
+            if (run.IsCompletedSuccessfully || command.HandlesErrors)
             {
-                return default;
+                return run;
             }
         }
         catch (Exception e) when (IsHandled(e))
@@ -150,9 +150,12 @@ public sealed class BlockLogicalUnit
         }
     }
 
-    private static bool IsHandled(Exception e) => e is BlockDeviceException or OperationCanceledException;
+    internal static bool IsHandled(Exception e) => e is BlockDeviceException or OperationCanceledException;
 
-    private void Fail(ScsiTask task, Exception e, CommandDescriptor command)
+    private void Fail(ScsiTask task, Exception e, CommandDescriptor command) => Fail(task, e, command.WritesMedium);
+
+    /// <summary>Ends the task as a device failure or an abort says.</summary>
+    internal void Fail(ScsiTask task, Exception e, bool writing)
     {
         if (e is OperationCanceledException)
         {
@@ -163,7 +166,7 @@ public sealed class BlockLogicalUnit
             return;
         }
 
-        Fail(task, SenseFor((BlockDeviceException)e, command.WritesMedium));
+        Fail(task, SenseFor((BlockDeviceException)e, writing));
     }
 
     /// <summary>How a device failure reads to an initiator.</summary>

@@ -66,6 +66,12 @@ public sealed class ScsiTask
     /// <summary>Cancelled when the task is aborted (ABORT TASK, ABORT TASK SET, LUN RESET, session loss).</summary>
     public CancellationToken Aborted => _abort.Token;
 
+    /// <summary>
+    /// Reserved for the executor: per-task state it reuses from command to command (the transport reuses tasks),
+    /// so the hot path needs no allocation. The transport neither reads nor clears it.
+    /// </summary>
+    public object? ExecutorState { get; set; }
+
     /// <summary>The pool the transport uses for this task's data buffers.</summary>
     public PinnedBufferPool Buffers { get; set; } = PinnedBufferPool.Shared;
 

@@ -33,41 +33,44 @@ internal static class Read
             return default;
         }
 
-        return ReadAsync(unit, task, (long)lba, (int)blocks);
+        int bytes = (int)blocks * unit.BlockSize;
+        if (task.DataIn.Length >= bytes)
+        {
+            return BlockIoOperation.For(task).Start(unit, task, write: false, (long)lba, task.DataIn, bytes, default, bytes);
+        }
+
+        return ReadOverflowAsync(unit, task, (long)lba, (int)blocks);
     }
 
+    /// <summary>The initiator expects less than the command reads (an overflow): read whole, send what fits.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadAsync(BlockLogicalUnit unit, ScsiTask task, long lba, int blocks)
+    private static async ValueTask ReadOverflowAsync(BlockLogicalUnit unit, ScsiTask task, long lba, int blocks)
     {
         int bytes = blocks * unit.BlockSize;
         ulong mask = LbaRangeLock.MaskOf(lba, blocks);
-        await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
+        byte[] bounce = task.Buffers.Rent(bytes);
         try
         {
-            if (task.DataIn.Length >= bytes)
+            await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
+            try
             {
-                await unit.Device.ReadAsync(lba, task.DataIn[..bytes], task.Aborted).ConfigureAwait(false);
+                await unit.Device.ReadAsync(lba, bounce.AsMemory(0, bytes), task.Aborted).ConfigureAwait(false);
             }
-            else
+            finally
             {
-                // The initiator expects less than the command reads (an overflow): read whole, send what fits.
-                byte[] bounce = task.Buffers.Rent(bytes);
-                try
-                {
-                    await unit.Device.ReadAsync(lba, bounce.AsMemory(0, bytes), task.Aborted).ConfigureAwait(false);
-                    bounce.AsSpan(0, task.DataIn.Length).CopyTo(task.DataIn.Span);
-                }
-                finally
-                {
-                    task.Buffers.Return(bounce);
-                }
+                unit.RangeLock.ExitShared(mask);
             }
+
+            bounce.AsSpan(0, task.DataIn.Length).CopyTo(task.DataIn.Span);
+            BlockLogicalUnit.Good(task, bytes);
+        }
+        catch (Exception e) when (BlockLogicalUnit.IsHandled(e))
+        {
+            unit.Fail(task, e, writing: false);
         }
         finally
         {
-            unit.RangeLock.ExitShared(mask);
+            task.Buffers.Return(bounce);
         }
-
-        BlockLogicalUnit.Good(task, bytes);
     }
 }

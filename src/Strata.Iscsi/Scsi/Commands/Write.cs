@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Strata.Blocks;
 using Strata.Iscsi.Scsi.Sense;
 
@@ -67,26 +66,9 @@ internal static class Write
                 return default;
             }
 
-            return WriteAsync(unit, task, (long)lba, task.DataOut[..whole], flags, bytes);
+            return BlockIoOperation.For(task).Start(unit, task, write: true, (long)lba, default, whole, flags, bytes);
         }
 
-        return WriteAsync(unit, task, (long)lba, task.DataOut[..bytes], flags, bytes);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, int transferLength)
-    {
-        ulong mask = LbaRangeLock.MaskOf(lba, data.Length / unit.BlockSize);
-        await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
-        try
-        {
-            await unit.Device.WriteAsync(lba, data, flags, task.Aborted).ConfigureAwait(false);
-        }
-        finally
-        {
-            unit.RangeLock.ExitShared(mask);
-        }
-
-        BlockLogicalUnit.Good(task, transferLength);
+        return BlockIoOperation.For(task).Start(unit, task, write: true, (long)lba, default, bytes, flags, bytes);
     }
 }
