@@ -123,10 +123,6 @@ public sealed class BlockLogicalUnit
         try
         {
             run = command.Handler(this, task);
-            if (run.IsCompletedSuccessfully || command.HandlesErrors)
-            {
-                return run;
-            }
         }
         catch (Exception e) when (IsHandled(e))
         {
@@ -134,27 +130,15 @@ public sealed class BlockLogicalUnit
             return default;
         }
 
-        return AwaitCommand(run, task, command);
+        // Even a completed ValueTask goes through the completion: its GetResult returns pooled sources to their pool.
+        return task.HandlerCompletion.Await(run, this, task, command.WritesMedium, sharedLock: 0, transferLength: -1);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitCommand(ValueTask run, ScsiTask task, CommandDescriptor command)
-    {
-        try
-        {
-            await run.ConfigureAwait(false);
-        }
-        catch (Exception e) when (IsHandled(e))
-        {
-            Fail(task, e, command);
-        }
-    }
-
-    internal static bool IsHandled(Exception e) => e is BlockDeviceException or OperationCanceledException;
+    private static bool IsHandled(Exception e) => e is BlockDeviceException or OperationCanceledException;
 
     private void Fail(ScsiTask task, Exception e, CommandDescriptor command) => Fail(task, e, command.WritesMedium);
 
-    /// <summary>Ends the task as a device failure or an abort says.</summary>
+    /// <summary>Ends the task for a device failure (its sense) or an abort (TASK ABORTED).</summary>
     internal void Fail(ScsiTask task, Exception e, bool writing)
     {
         if (e is OperationCanceledException)

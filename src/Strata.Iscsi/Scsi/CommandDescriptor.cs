@@ -52,10 +52,6 @@ internal sealed class CommandDescriptor
     /// <summary>INQUIRY, REPORT LUNS and REQUEST SENSE neither report nor clear a unit attention (SAM-5 5.14).</summary>
     public bool IgnoresUnitAttention { get; init; }
 
-    /// <summary>The handler turns device failures and aborts into status itself (the READ/WRITE hot path), so
-    /// its ValueTask is returned to the transport as is, without a wrapping async method.</summary>
-    public bool HandlesErrors { get; init; }
-
     /// <summary>Allowed while another I_T nexus holds an SPC-2 RESERVE (SPC-2 7.21, table 31).</summary>
     public bool AllowedUnderReserve { get; init; }
 }

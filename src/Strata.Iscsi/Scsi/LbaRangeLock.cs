@@ -57,6 +57,21 @@ internal sealed class LbaRangeLock
         }
     }
 
+    /// <summary>Takes the range shared if that needs no waiting.</summary>
+    public bool TryEnterShared(ulong mask)
+    {
+        lock (_gate)
+        {
+            if ((mask & (_exclusive | _exclusiveWaiting)) != 0)
+            {
+                return false;
+            }
+
+            AddShared(mask, 1);
+            return true;
+        }
+    }
+
     public void ExitShared(ulong mask)
     {
         lock (_gate)

@@ -34,43 +34,58 @@ internal static class Read
         }
 
         int bytes = (int)blocks * unit.BlockSize;
-        if (task.DataIn.Length >= bytes)
+        ulong mask = LbaRangeLock.MaskOf((long)lba, blocks);
+        if (task.DataIn.Length >= bytes && unit.RangeLock.TryEnterShared(mask))
         {
-            return BlockIoOperation.For(task).Start(unit, task, write: false, (long)lba, task.DataIn, bytes, default, bytes);
+            // The common case, without an async method: read straight into the task's buffer.
+            ValueTask read;
+            try
+            {
+                read = unit.Device.ReadAsync((long)lba, task.DataIn[..bytes], task.Aborted);
+            }
+            catch (Exception e)
+            {
+                read = ValueTask.FromException(e); // the completion releases the range either way
+            }
+
+            return task.DeviceCompletion.Await(read, unit, task, writing: false, mask, bytes);
         }
 
-        return ReadOverflowAsync(unit, task, (long)lba, (int)blocks);
+        return ReadAsync(unit, task, (long)lba, (int)blocks);
     }
 
-    /// <summary>The initiator expects less than the command reads (an overflow): read whole, send what fits.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadOverflowAsync(BlockLogicalUnit unit, ScsiTask task, long lba, int blocks)
+    private static async ValueTask ReadAsync(BlockLogicalUnit unit, ScsiTask task, long lba, int blocks)
     {
         int bytes = blocks * unit.BlockSize;
         ulong mask = LbaRangeLock.MaskOf(lba, blocks);
-        byte[] bounce = task.Buffers.Rent(bytes);
+        await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
         try
         {
-            await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
-            try
+            if (task.DataIn.Length >= bytes)
             {
-                await unit.Device.ReadAsync(lba, bounce.AsMemory(0, bytes), task.Aborted).ConfigureAwait(false);
+                await unit.Device.ReadAsync(lba, task.DataIn[..bytes], task.Aborted).ConfigureAwait(false);
             }
-            finally
+            else
             {
-                unit.RangeLock.ExitShared(mask);
+                // The initiator expects less than the command reads (an overflow): read whole, send what fits.
+                byte[] bounce = task.Buffers.Rent(bytes);
+                try
+                {
+                    await unit.Device.ReadAsync(lba, bounce.AsMemory(0, bytes), task.Aborted).ConfigureAwait(false);
+                    bounce.AsSpan(0, task.DataIn.Length).CopyTo(task.DataIn.Span);
+                }
+                finally
+                {
+                    task.Buffers.Return(bounce);
+                }
             }
-
-            bounce.AsSpan(0, task.DataIn.Length).CopyTo(task.DataIn.Span);
-            BlockLogicalUnit.Good(task, bytes);
-        }
-        catch (Exception e) when (BlockLogicalUnit.IsHandled(e))
-        {
-            unit.Fail(task, e, writing: false);
         }
         finally
         {
-            task.Buffers.Return(bounce);
+            unit.RangeLock.ExitShared(mask);
         }
+
+        BlockLogicalUnit.Good(task, bytes);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Strata.Blocks;
 using Strata.Iscsi.Scsi.Sense;
 
@@ -55,20 +56,56 @@ internal static class Write
         }
 
         int bytes = (int)blocks * unit.BlockSize;
+        int written = bytes;
         if (task.DataOut.Length < bytes)
         {
-            // The initiator sent less than the CDB names (an iSCSI overflow, RFC 7143 11.4.5.2): write the whole
-            // blocks that arrived and report the command's own length, so the transport reports the residual.
-            int whole = task.DataOut.Length / unit.BlockSize * unit.BlockSize;
-            if (whole == 0)
+            // The initiator sent less than the CDB asks for (Expected Data Transfer Length below it): write only
+            // the whole blocks that came, and report the rest as a residual overflow (RFC 7143 11.4.5.1; what
+            // libiscsi's iSCSIResiduals tests and Linux LIO expect).
+            written = task.DataOut.Length / unit.BlockSize * unit.BlockSize;
+            if (written == 0)
             {
                 BlockLogicalUnit.Good(task, bytes);
                 return default;
             }
 
-            return BlockIoOperation.For(task).Start(unit, task, write: true, (long)lba, default, whole, flags, bytes);
+            blocks = (uint)(written / unit.BlockSize);
         }
 
-        return BlockIoOperation.For(task).Start(unit, task, write: true, (long)lba, default, bytes, flags, bytes);
+        ulong mask = LbaRangeLock.MaskOf((long)lba, blocks);
+        if (unit.RangeLock.TryEnterShared(mask))
+        {
+            // The common case, without an async method.
+            ValueTask write;
+            try
+            {
+                write = unit.Device.WriteAsync((long)lba, task.DataOut[..written], flags, task.Aborted);
+            }
+            catch (Exception e)
+            {
+                write = ValueTask.FromException(e); // the completion releases the range either way
+            }
+
+            return task.DeviceCompletion.Await(write, unit, task, writing: true, mask, bytes);
+        }
+
+        return WriteAsync(unit, task, (long)lba, task.DataOut[..written], flags, bytes);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, int transferLength)
+    {
+        ulong mask = LbaRangeLock.MaskOf(lba, data.Length / unit.BlockSize);
+        await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
+        try
+        {
+            await unit.Device.WriteAsync(lba, data, flags, task.Aborted).ConfigureAwait(false);
+        }
+        finally
+        {
+            unit.RangeLock.ExitShared(mask);
+        }
+
+        BlockLogicalUnit.Good(task, transferLength);
     }
 }
