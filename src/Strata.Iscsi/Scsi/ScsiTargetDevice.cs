@@ -82,17 +82,9 @@ public sealed class ScsiTargetDevice : IScsiTaskExecutor
         var cdb = task.Cdb.Span;
         if (!cdb.IsEmpty && cdb[0] == ScsiOpcode.ReportLuns)
         {
-            // SPC-4 6.33: REPORT LUNS is the target device's business, whichever LUN it is addressed to; the LU's
-            // unit attentions still come first when the LUN exists.
-            if (unit is not null)
-            {
-                var attentions = unit.UnitAttentions.For(task.Nexus);
-                if (attentions.HasPending && attentions.TryTake(out var attention))
-                {
-                    unit.Fail(task, SenseData.Of(SenseKey.UnitAttention, attention));
-                    return default;
-                }
-            }
+            // SPC-4 6.33: REPORT LUNS is the target device's business, whichever LUN it is addressed to. It reports
+            // no unit attention (SAM-5 5.14) but clears REPORTED LUNS DATA HAS CHANGED, which it answers.
+            unit?.UnitAttentions.For(task.Nexus).Remove(AdditionalSense.ReportedLunsDataHasChanged);
 
             ReportLuns(task);
             return default;

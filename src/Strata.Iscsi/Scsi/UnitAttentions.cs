@@ -85,6 +85,20 @@ internal sealed class NexusAttentions
         }
     }
 
+    public void Remove(AdditionalSense sense)
+    {
+        if (_count == 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _pending.Remove(sense);
+            _count = _pending.Count;
+        }
+    }
+
     public bool TryTake(out AdditionalSense sense)
     {
         if (_count == 0)

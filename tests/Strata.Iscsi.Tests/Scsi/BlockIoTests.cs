@@ -54,6 +54,23 @@ public sealed class BlockIoTests
         Assert.Equal(1024, read.TransferLength); // the transport reports an overflow residual
     }
 
+    [Fact]
+    public async Task Writing_with_less_data_than_the_cdb_names_writes_the_whole_blocks_that_came()
+    {
+        var t = new ScsiTestTarget();
+        await t.ClearAttentionAsync();
+        await t.RunAsync(Cdb.Write10(0, 2), Enumerable.Repeat((byte)'a', 1024).ToArray());
+        var short1 = await t.RunAsync(Cdb.Write10(0, 2), Enumerable.Repeat((byte)'b', 512).ToArray());
+        Assert.Equal(ScsiStatus.Good, short1.Status);
+        Assert.Equal(1024, short1.TransferLength); // the transport reports 512 bytes of overflow
+        Assert.True(t.Device.Raw(0, 1).IndexOfAnyExcept((byte)'b') < 0);
+        Assert.True(t.Device.Raw(1, 1).IndexOfAnyExcept((byte)'a') < 0);
+
+        var none = await t.RunAsync(Cdb.Write10(1, 1), new byte[200]);
+        Assert.Equal(ScsiStatus.Good, none.Status);
+        Assert.True(t.Device.Raw(1, 1).IndexOfAnyExcept((byte)'a') < 0);
+    }
+
     [Theory]
     [InlineData(4095u, (ushort)2)]
     [InlineData(4096u, (ushort)1)]

@@ -81,6 +81,23 @@ public sealed class ExtendedCopyTests
     }
 
     [Fact]
+    public async Task Honours_a_reservation_on_the_destination()
+    {
+        var t = new ScsiTestTarget(volume: "vol-a");
+        var other = new MemoryBlockDevice(4096);
+        t.Target.Add(1, new BlockLogicalUnit(other, new LogicalUnitIdentity("vol-b")));
+        await t.ClearAttentionAsync(ScsiTestTarget.Initiator1);
+        await t.ClearAttentionAsync(ScsiTestTarget.Initiator2);
+        await t.RunAsync(Cdb.TestUnitReady(), nexus: ScsiTestTarget.Initiator2, lun: 1); // its POWER ON attention
+        Assert.Equal(ScsiStatus.Good, (await t.RunAsync(Cdb.Reserve6(), nexus: ScsiTestTarget.Initiator2, lun: 1)).Status);
+        await t.RunAsync(Cdb.Write10(0, 8), Enumerable.Repeat((byte)9, 8 * 512).ToArray());
+        var list = CopyList(NaaOf("vol-a"), NaaOf("vol-b"), 8, 0, 0);
+        var copy = await t.RunAsync(Cdb.ExtendedCopy((uint)list.Length), list);
+        Assert.Equal(ScsiStatus.ReservationConflict, copy.Status);
+        Assert.True(other.Raw(0, 8).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
     public async Task Validates_the_parameter_list()
     {
         var t = new ScsiTestTarget(volume: "vol-a");

@@ -54,6 +54,17 @@ public sealed class TargetDeviceTests
     }
 
     [Fact]
+    public async Task Report_luns_reports_no_unit_attention_but_clears_luns_data_changed()
+    {
+        var t = new ScsiTestTarget();
+        Assert.Equal(ScsiStatus.Good, (await t.RunAsync(Cdb.ReportLuns(), dataIn: 256)).Status); // POWER ON stays
+        ScsiTestTarget.AssertSense(await t.RunAsync(Cdb.TestUnitReady()), SenseKey.UnitAttention, 0x29, 0x00);
+        t.Target.Add(1, new BlockLogicalUnit(new MemoryBlockDevice(64), new LogicalUnitIdentity("vol-b")));
+        Assert.Equal(ScsiStatus.Good, (await t.RunAsync(Cdb.ReportLuns(), dataIn: 256)).Status);
+        Assert.Equal(ScsiStatus.Good, (await t.RunAsync(Cdb.TestUnitReady())).Status);
+    }
+
+    [Fact]
     public async Task Logical_unit_reset_releases_reserve_and_raises_unit_attention_for_every_nexus()
     {
         var t = new ScsiTestTarget();

@@ -172,6 +172,27 @@ internal static class ExtendedCopyCommand
             }
         }
 
+        // The copy manager reads and writes for the initiator: the CSCD LUs' reservations and write protection
+        // apply to it as if it had sent READ and WRITE itself (SPC-4 5.13.1, 6.3.1).
+        var read = CommandSet.Find(ScsiOpcode.Read16, -1)!;
+        var write = CommandSet.Find(ScsiOpcode.Write16, -1)!;
+        for (int at = 0; at < segments.Length; at += 28)
+        {
+            var source = targets[BinaryPrimitives.ReadUInt16BigEndian(segments[(at + 4)..])]!;
+            var destination = targets[BinaryPrimitives.ReadUInt16BigEndian(segments[(at + 6)..])]!;
+            if (source.Reservations.Conflicts(task.Nexus, read) || destination.Reservations.Conflicts(task.Nexus, write))
+            {
+                task.Status = ScsiStatus.ReservationConflict;
+                return default;
+            }
+
+            if (destination.Mode.SoftwareWriteProtect)
+            {
+                unit.Fail(task, SenseData.Of(SenseKey.DataProtect, AdditionalSense.SoftwareWriteProtected));
+                return default;
+            }
+        }
+
         if (usage == 0)
         {
             unit.CopyResults.Discard(task.Nexus, listId);

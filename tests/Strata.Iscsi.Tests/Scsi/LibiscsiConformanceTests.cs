@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Strata.Blocks;
+using Strata.Iscsi.Login;
+using Strata.Iscsi.Scsi;
+using Strata.Iscsi.Target;
+
+namespace Strata.Iscsi.Tests.Scsi;
+
+/// <summary>
+/// libiscsi's conformance suite (iscsi-test-cu, Debian libiscsi-bin) against the real transport and
+/// <see cref="ScsiTargetDevice"/> over a sparse file, two sessions so the multipath tests run too. Needs the
+/// tool on PATH; without it there is nothing to run.
+/// </summary>
+public sealed partial class LibiscsiConformanceTests : IAsyncLifetime
+{
+    private const string Iqn = "iqn.2026-11.io.strata:conformance";
+    private readonly string _dir = Directory.CreateTempSubdirectory("strata-scsi-").FullName;
+    private FileBlockDevice _device = null!;
+    private SparseFileAllocationMap _map = null!;
+    private IscsiTargetServer _server = null!;
+
+    public Task InitializeAsync()
+    {
+        string path = Path.Combine(_dir, "lun.img");
+        _device = FileBlockDevice.Open(path, 256L << 20);
+        _map = new SparseFileAllocationMap(path, _device.BlockSize);
+        var unit = new BlockLogicalUnit(_device, new LogicalUnitIdentity("conformance"), _map);
+        _server = new IscsiTargetServer(new IscsiTargetOptions { Portal = new IPEndPoint(IPAddress.Loopback, 0) });
+        _server.AddTarget(new IscsiTarget(new TargetLoginPolicy { Name = Iqn }, new ScsiTargetDevice([(0UL, unit)])));
+        _server.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _map.Dispose();
+        await _device.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Scsi_tests_of_iscsi_test_cu_all_pass()
+    {
+        string? tool = FindOnPath("iscsi-test-cu");
+        if (tool is null)
+        {
+            return; // libiscsi-bin is not installed here
+        }
+
+        string url = $"iscsi://127.0.0.1:{_server.LocalEndPoint!.Port}/{Iqn}/0";
+        var start = new ProcessStartInfo(tool, ["--dataloss", "-t", "SCSI.*", url, url])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await process.WaitForExitAsync(timeout.Token);
+        string output = await stdout + await stderr;
+
+        var summary = TestsLine().Match(output);
+        Assert.True(summary.Success, output);
+        int total = int.Parse(summary.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        int failed = int.Parse(summary.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(total > 200, output);
+        Assert.True(failed == 0, output);
+        Assert.DoesNotContain("is not implemented", output, StringComparison.Ordinal);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':')
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+
+    [GeneratedRegex(@"tests\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)")]
+    private static partial Regex TestsLine();
+}
