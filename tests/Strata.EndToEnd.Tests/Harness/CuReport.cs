@@ -35,15 +35,21 @@ public sealed record CuSummaryRow(string Type, long Total, long Ran, long? Passe
 public sealed partial class CuReport
 {
     public List<CuTest> Tests { get; } = [];
+    /// <summary>[SKIPPED] notes printed after a suite's last result, by the suite's cleanup.</summary>
+    public List<(string Suite, string Reason)> CleanupSkips { get; } = [];
     public Dictionary<string, CuSummaryRow> Summary { get; } = [];
     public CuTest? LastStarted => Tests.Count == 0 ? null : Tests[^1];
     public IEnumerable<CuTest> Failed => Tests.Where(t => t.Result == "FAILED");
 
-    public IEnumerable<CuSkip> Skips => Tests.SelectMany(t => t.Skips.Distinct().Select(r =>
-    {
-        var (kind, why) = Classify(r);
-        return new CuSkip(t.FullName, r, kind, why);
-    }));
+    /// <summary>Every skip note: per test, and per suite cleanup (named "Suite (cleanup)").</summary>
+    public IEnumerable<CuSkip> Skips =>
+        Tests.SelectMany(t => t.Skips.Distinct().Select(r => (Test: t.FullName, Reason: r)))
+            .Concat(CleanupSkips.Distinct().Select(c => (Test: c.Suite + " (cleanup)", c.Reason)))
+            .Select(x =>
+            {
+                var (kind, why) = Classify(x.Reason);
+                return new CuSkip(x.Test, x.Reason, kind, why);
+            });
 
     [GeneratedRegex(@"^Suite: (.+?)\s*$")]
     private static partial Regex SuiteLine();
@@ -54,7 +60,7 @@ public sealed partial class CuReport
     [GeneratedRegex(@"^\s*(suites|tests|asserts)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\d+)\s+(\S+)\s*$")]
     private static partial Regex SummaryLine();
 
-    [GeneratedRegex(@"^\s+\d+\. (\S+:\d+)\s+- (.*)$")]
+    [GeneratedRegex(@"^\d+\. (\S+:\d+)\s+- (.*)$")]
     private static partial Regex AssertLine();
 
     public static CuReport Parse(string output, string family)
@@ -88,16 +94,22 @@ public sealed partial class CuReport
                 rest = t.Groups[2].Value;
             }
             if (test is null) continue;
-            if (AssertLine().Match(rest) is { Success: true } a)
-            {
+            // A line may carry the end of one thing and a [SKIPPED] note after it ("passed    [SKIPPED] ...").
+            int skip = rest.IndexOf("[SKIPPED]", StringComparison.Ordinal);
+            string body = (skip >= 0 ? rest[..skip] : rest).Trim();
+            if (body.StartsWith("passed", StringComparison.Ordinal) || body.StartsWith("FAILED", StringComparison.Ordinal))
+                test.Result ??= body[..6];
+            else if (AssertLine().Match(body) is { Success: true } a)
                 test.Messages.Add($"{a.Groups[1].Value}: {a.Groups[2].Value}");
-                continue;
+            else if (body.StartsWith("[FAILED]", StringComparison.Ordinal) && test.Messages.Count < 20)
+                test.Messages.Add(body);
+            if (skip >= 0)
+            {
+                string reason = rest[(skip + "[SKIPPED]".Length)..].Trim();
+                // After the test's result, the note comes from the suite's cleanup (e.g. clearing reservations).
+                if (test.Result is null) test.Skips.Add(reason);
+                else report.CleanupSkips.Add((test.Suite, reason));
             }
-            string body = rest.Trim();
-            int skip = body.IndexOf("[SKIPPED]", StringComparison.Ordinal);
-            if (skip >= 0) test.Skips.Add(body[(skip + "[SKIPPED]".Length)..].Trim());
-            else if (body.StartsWith("[FAILED]", StringComparison.Ordinal) && test.Messages.Count < 20) test.Messages.Add(body);
-            if (body is "passed" or "FAILED") test.Result = body;
         }
         return report;
     }
@@ -140,11 +152,14 @@ public sealed partial class CuReport
             sb.Append(CultureInfo.InvariantCulture,
                 $"  {type,-8}{r.Total,9}{r.Ran,9}{(r.Passed?.ToString(CultureInfo.InvariantCulture) ?? "n/a"),9}{r.Failed,9}{(r.Inactive?.ToString(CultureInfo.InvariantCulture) ?? "n/a"),9}\n");
         }
-        var skips = Skips.ToList();
+        var skips = Skips.Where(s => !s.Test.EndsWith(" (cleanup)", StringComparison.Ordinal)).ToList();
         sb.Append(CultureInfo.InvariantCulture, $"  tests that skipped: {skips.Select(s => s.Test).Distinct().Count()} " +
             $"(environment {skips.Where(s => s.Kind == SkipKind.Environment).Select(s => s.Test).Distinct().Count()}, " +
             $"target lacks {skips.Where(s => s.Kind == SkipKind.TargetLacks).Select(s => s.Test).Distinct().Count()}, " +
             $"unknown {skips.Where(s => s.Kind == SkipKind.Unknown).Select(s => s.Test).Distinct().Count()})\n");
+        if (CleanupSkips.Count > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"  suite cleanups that skipped a step: {CleanupSkips.Select(c => c.Suite).Distinct().Count()} " +
+                $"({string.Join("; ", CleanupSkips.Select(c => c.Reason).Distinct())})\n");
         return sb.ToString();
     }
 
