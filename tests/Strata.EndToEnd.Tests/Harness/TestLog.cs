@@ -20,7 +20,6 @@ public sealed class TestLog(ITestOutputHelper output)
         }
     }
 
-    public static implicit operator Action<string>(TestLog log) => log.Line;
 }
 
 public static class Artifacts
