@@ -84,77 +84,49 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken ct = default)
+    public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken ct = default)
     {
         long count = CheckRange(lba, buffer.Length);
-        if (count == 0)
+        if (count == 0 || ct.IsCancellationRequested)
         {
-            return;
+            // A started pread cannot be cancelled; one not yet started can.
+            return ct.IsCancellationRequested ? ValueTask.FromCanceled(ct) : ValueTask.CompletedTask;
         }
 
-        try
+        if (_direct && !AlignedBuffer.IsAligned(buffer.Span))
         {
-            if (_direct && !AlignedBuffer.IsAligned(buffer.Span))
-            {
-                using var bounce = new AlignedBuffer(buffer.Length);
-                await ReadFullyAsync(lba * BlockSize, bounce.Memory, ct).ConfigureAwait(false);
-                bounce.Memory.CopyTo(buffer);
-                return;
-            }
+            return ReadBouncedAsync(lba * BlockSize, buffer);
+        }
 
-            await ReadFullyAsync(lba * BlockSize, buffer, ct).ConfigureAwait(false);
-        }
-        catch (IOException e) when (e is not BlockDeviceException)
-        {
-            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"read of {Path} at LBA {lba} failed: {e.Message}", e);
-        }
+        return PooledFileOperation.ReadAsync(this, _handle, buffer, lba * BlockSize);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default)
+    public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default)
     {
         long count = CheckRange(lba, data.Length);
+        bool fua = (flags & WriteFlags.Fua) != 0;
+        if (ct.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(ct);
+        }
+
         if (count == 0)
         {
-            return;
+            return fua ? FlushAsync(ct) : ValueTask.CompletedTask;
         }
 
-        ct.ThrowIfCancellationRequested(); // a started pwrite cannot be cancelled; one not yet started can
-        try
+        if (_direct && !AlignedBuffer.IsAligned(data.Span))
         {
-            if (_direct && !AlignedBuffer.IsAligned(data.Span))
-            {
-                using var bounce = new AlignedBuffer(data.Length);
-                data.CopyTo(bounce.Memory);
-                await PooledFileOperation.WriteAsync(_handle, bounce.Memory, lba * BlockSize).ConfigureAwait(false);
-            }
-            else
-            {
-                await PooledFileOperation.WriteAsync(_handle, data, lba * BlockSize).ConfigureAwait(false);
-            }
-        }
-        catch (IOException e)
-        {
-            throw WriteFailure(lba, e);
+            return WriteBouncedAsync(lba * BlockSize, data, fua);
         }
 
-        if ((flags & WriteFlags.Fua) != 0)
-        {
-            await FlushAsync(ct).ConfigureAwait(false);
-        }
+        // FUA: pwrite then fdatasync in the same thread-pool item (SBC-3 4.11: durable when it completes).
+        return PooledFileOperation.WriteAsync(this, _handle, data, lba * BlockSize, fua);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask FlushAsync(CancellationToken ct = default)
-    {
-        // fdatasync blocks; it runs on the thread pool so the network loop never waits on the disk.
-        long errno = await PooledFileOperation.DataSyncAsync(_handle).ConfigureAwait(false);
-        if (errno != 0)
-        {
-            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"fdatasync of {Path} failed: errno {errno}");
-        }
-    }
+    /// <summary>fdatasync(2), on the thread pool so the network loop never waits on the disk.</summary>
+    public ValueTask FlushAsync(CancellationToken ct = default) =>
+        ct.IsCancellationRequested ? ValueTask.FromCanceled(ct) : PooledFileOperation.DataSyncAsync(this, _handle);
 
     public async ValueTask UnmapAsync(long lba, long blockCount, CancellationToken ct = default)
     {
@@ -172,7 +144,7 @@ public sealed class FileBlockDevice : IBlockDevice
         long length = blockCount * BlockSize;
         if (Volatile.Read(ref _punchHoleUnsupported) == 0)
         {
-            long errno = await PooledFileOperation.PunchHoleAsync(_handle, offset, length).ConfigureAwait(false);
+            long errno = await PooledFileOperation.PunchHoleAsync(this, _handle, offset, length).ConfigureAwait(false);
             if (errno == 0)
             {
                 return;
@@ -192,7 +164,7 @@ public sealed class FileBlockDevice : IBlockDevice
         for (long done = 0; done < length; done += zeros.Memory.Length)
         {
             int chunk = (int)Math.Min(zeros.Memory.Length, length - done);
-            await PooledFileOperation.WriteAsync(_handle, zeros.Memory[..chunk], offset + done).ConfigureAwait(false);
+            await PooledFileOperation.WriteAsync(this, _handle, zeros.Memory[..chunk], offset + done, fua: false).ConfigureAwait(false);
         }
     }
 
@@ -218,32 +190,19 @@ public sealed class FileBlockDevice : IBlockDevice
         return count;
     }
 
-    private async ValueTask ReadFullyAsync(long offset, Memory<byte> buffer, CancellationToken ct)
+    /// <summary>O_DIRECT needs aligned memory: an unaligned buffer goes through an aligned copy.</summary>
+    private async ValueTask ReadBouncedAsync(long offset, Memory<byte> buffer)
     {
-        ct.ThrowIfCancellationRequested(); // a started pread cannot be cancelled; one not yet started can
-        while (!buffer.IsEmpty)
-        {
-            int n = (int)await PooledFileOperation.ReadAsync(_handle, buffer, offset).ConfigureAwait(false);
-            if (n == 0)
-            {
-                // Past the end of a file that shrank underneath us: what is not there reads as zeros.
-                buffer.Span.Clear();
-                return;
-            }
-
-            buffer = buffer[n..];
-            offset += n;
-        }
+        using var bounce = new AlignedBuffer(buffer.Length);
+        await PooledFileOperation.ReadAsync(this, _handle, bounce.Memory, offset).ConfigureAwait(false);
+        bounce.Memory.CopyTo(buffer);
     }
 
-    private BlockDeviceException WriteFailure(long lba, IOException e)
+    private async ValueTask WriteBouncedAsync(long offset, ReadOnlyMemory<byte> data, bool fua)
     {
-        // ENOSPC (28) and EDQUOT (122) mean the file system under a sparse file ran out of room.
-        int errno = e.HResult & 0xFFFF;
-        var kind = errno is 28 or 122 || e.Message.Contains("No space", StringComparison.OrdinalIgnoreCase)
-            ? BlockDeviceErrorKind.NoSpace
-            : BlockDeviceErrorKind.Medium;
-        return new BlockDeviceException(kind, $"write of {Path} at LBA {lba} failed: {e.Message}", e);
+        using var bounce = new AlignedBuffer(data.Length);
+        data.CopyTo(bounce.Memory);
+        await PooledFileOperation.WriteAsync(this, _handle, bounce.Memory, offset, fua).ConfigureAwait(false);
     }
 
     private static SafeFileHandle OpenDirect(string path)

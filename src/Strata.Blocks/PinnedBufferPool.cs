@@ -1,32 +1,28 @@
-using System.Collections.Concurrent;
 using System.Numerics;
 
 namespace Strata.Blocks;
 
 /// <summary>
 /// Byte arrays on the pinned object heap, in power-of-two sizes from 4 KiB, reused instead of allocated per
-/// I/O. Pinned, so sockets and O_DIRECT-free file I/O use them without pinning handles or copies; bounded per
-/// size, so a burst of large commands does not keep its memory forever.
+/// I/O. Pinned, so sockets and file I/O use them without pinning handles or copies; bounded per size, so a
+/// burst of large commands does not keep its memory forever. Renting and returning allocate nothing.
 /// </summary>
 public sealed class PinnedBufferPool
 {
     private const int MinShift = 12;
-    private readonly ConcurrentStack<byte[]>[] _buckets;
-    private readonly int[] _counts;
-    private readonly int _maxPerBucket;
+    private readonly Bucket[] _buckets;
 
     public PinnedBufferPool(int maxBufferSize = 16 << 20, int maxPerBucket = 256)
     {
         MaxBufferSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxBufferSize, 1 << MinShift));
         int buckets = BitOperations.Log2((uint)MaxBufferSize) - MinShift + 1;
-        _buckets = new ConcurrentStack<byte[]>[buckets];
-        _counts = new int[buckets];
+        _buckets = new Bucket[buckets];
         for (int i = 0; i < buckets; i++)
         {
-            _buckets[i] = new ConcurrentStack<byte[]>();
+            // Fewer of the big ones: 256 x 16 MiB would be 4 GiB.
+            int size = 1 << (i + MinShift);
+            _buckets[i] = new Bucket(Math.Max(4, Math.Min(maxPerBucket, (64 << 20) / size)));
         }
-
-        _maxPerBucket = maxPerBucket;
     }
 
     /// <summary>The pool shared by the data path of this process.</summary>
@@ -43,33 +39,53 @@ public sealed class PinnedBufferPool
         }
 
         int bucket = BucketOf(minimumLength);
-        if (_buckets[bucket].TryPop(out var array))
-        {
-            Interlocked.Decrement(ref _counts[bucket]);
-            return array;
-        }
-
-        return GC.AllocateUninitializedArray<byte>(1 << (bucket + MinShift), pinned: true);
+        return _buckets[bucket].TryPop() ?? GC.AllocateUninitializedArray<byte>(1 << (bucket + MinShift), pinned: true);
     }
 
     public void Return(byte[] array)
     {
         int bucket = BucketOf(array.Length);
-        if (1 << (bucket + MinShift) != array.Length)
+        if (bucket >= _buckets.Length || 1 << (bucket + MinShift) != array.Length)
         {
             throw new ArgumentException("the array was not rented from this pool", nameof(array));
         }
 
-        if (Interlocked.Increment(ref _counts[bucket]) <= _maxPerBucket)
-        {
-            _buckets[bucket].Push(array);
-        }
-        else
-        {
-            Interlocked.Decrement(ref _counts[bucket]);
-        }
+        _buckets[bucket].TryPush(array);
     }
 
     private static int BucketOf(int length) =>
         length <= 1 << MinShift ? 0 : BitOperations.Log2(BitOperations.RoundUpToPowerOf2((uint)length)) - MinShift;
+
+    /// <summary>A bounded LIFO stack under a lock: the most recently used (cache-warm) array goes out first.</summary>
+    private sealed class Bucket(int capacity)
+    {
+        private readonly byte[]?[] _items = new byte[capacity][];
+        private int _count;
+
+        public byte[]? TryPop()
+        {
+            lock (_items)
+            {
+                if (_count == 0)
+                {
+                    return null;
+                }
+
+                var item = _items[--_count];
+                _items[_count] = null;
+                return item;
+            }
+        }
+
+        public void TryPush(byte[] array)
+        {
+            lock (_items)
+            {
+                if (_count < _items.Length)
+                {
+                    _items[_count++] = array;
+                }
+            }
+        }
+    }
 }

@@ -6,11 +6,13 @@ using Microsoft.Win32.SafeHandles;
 namespace Strata.Blocks;
 
 /// <summary>
-/// A blocking file call (pread, pwrite, fdatasync, fallocate) run on the thread pool and awaited as a ValueTask,
-/// with the operation object pooled: unlike RandomAccess's async path, which reuses one operation per handle and
-/// allocates for every concurrent one, this allocates nothing per I/O with many I/Os in flight.
+/// One blocking file call of a <see cref="FileBlockDevice"/> (pread, pwrite, pwrite+fdatasync, fdatasync,
+/// fallocate) run on the thread pool and awaited as a ValueTask, with the operation object pooled. RandomAccess's
+/// own async path reuses one operation per handle and allocates for every concurrent one, and an async method
+/// around it allocates its box whenever it completes on another thread than it started; this allocates nothing
+/// per I/O however many are in flight. I/O errors become <see cref="BlockDeviceException"/>s here.
 /// </summary>
-internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSource<long>
+internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSource, IValueTaskSource<long>
 {
     private const int MaxPooled = 1024;
     private static readonly ConcurrentQueue<PooledFileOperation> Pool = new();
@@ -18,6 +20,7 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
 
     // Continuations run on the I/O thread as soon as the call returns: one thread hop per I/O, not two.
     private ManualResetValueTaskSourceCore<long> _core = new() { RunContinuationsAsynchronously = false };
+    private FileBlockDevice? _device;
     private SafeFileHandle? _handle;
     private Memory<byte> _readBuffer;
     private ReadOnlyMemory<byte> _writeBuffer;
@@ -25,39 +28,54 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
     private long _length;
     private Kind _kind;
 
-    private enum Kind
+    public enum Kind
     {
         Read,
         Write,
+        WriteFua,
         DataSync,
         PunchHole,
     }
 
-    /// <summary>Reads into <paramref name="buffer"/> at <paramref name="offset"/>; the result is the bytes read.</summary>
-    public static ValueTask<long> ReadAsync(SafeFileHandle handle, Memory<byte> buffer, long offset) =>
-        Start(handle, Kind.Read, offset, 0, buffer, default);
+    /// <summary>Reads <paramref name="buffer"/> fully at <paramref name="offset"/>; bytes past the end of the file
+    /// read as zeros.</summary>
+    public static ValueTask ReadAsync(FileBlockDevice device, SafeFileHandle handle, Memory<byte> buffer, long offset)
+    {
+        var op = Start(device, handle, Kind.Read, offset, 0, buffer, default);
+        return new ValueTask(op, op._core.Version);
+    }
 
-    public static ValueTask<long> WriteAsync(SafeFileHandle handle, ReadOnlyMemory<byte> buffer, long offset) =>
-        Start(handle, Kind.Write, offset, 0, default, buffer);
+    public static ValueTask WriteAsync(FileBlockDevice device, SafeFileHandle handle, ReadOnlyMemory<byte> buffer, long offset, bool fua)
+    {
+        var op = Start(device, handle, fua ? Kind.WriteFua : Kind.Write, offset, 0, default, buffer);
+        return new ValueTask(op, op._core.Version);
+    }
 
-    /// <summary>fdatasync(2); the result is 0 or the errno.</summary>
-    public static ValueTask<long> DataSyncAsync(SafeFileHandle handle) => Start(handle, Kind.DataSync, 0, 0, default, default);
+    public static ValueTask DataSyncAsync(FileBlockDevice device, SafeFileHandle handle)
+    {
+        var op = Start(device, handle, Kind.DataSync, 0, 0, default, default);
+        return new ValueTask(op, op._core.Version);
+    }
 
     /// <summary>fallocate(2) PUNCH_HOLE|KEEP_SIZE; the result is 0 or the errno.</summary>
-    public static ValueTask<long> PunchHoleAsync(SafeFileHandle handle, long offset, long length) =>
-        Start(handle, Kind.PunchHole, offset, length, default, default);
-
-    private static ValueTask<long> Start(SafeFileHandle handle, Kind kind, long offset, long length, Memory<byte> read, ReadOnlyMemory<byte> write)
+    public static ValueTask<long> PunchHoleAsync(FileBlockDevice device, SafeFileHandle handle, long offset, long length)
     {
-        if (!Pool.TryDequeue(out var op))
-        {
-            op = new PooledFileOperation();
-        }
-        else
+        var op = Start(device, handle, Kind.PunchHole, offset, length, default, default);
+        return new ValueTask<long>(op, op._core.Version);
+    }
+
+    private static PooledFileOperation Start(FileBlockDevice device, SafeFileHandle handle, Kind kind, long offset, long length, Memory<byte> read, ReadOnlyMemory<byte> write)
+    {
+        if (Pool.TryDequeue(out var op))
         {
             Interlocked.Decrement(ref _pooled);
         }
+        else
+        {
+            op = new PooledFileOperation();
+        }
 
+        op._device = device;
         op._handle = handle;
         op._kind = kind;
         op._offset = offset;
@@ -65,7 +83,7 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
         op._readBuffer = read;
         op._writeBuffer = write;
         ThreadPool.UnsafeQueueUserWorkItem(op, preferLocal: false);
-        return new ValueTask<long>(op, op._core.Version);
+        return op;
     }
 
     public void Execute()
@@ -73,26 +91,81 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
         try
         {
             var handle = _handle!;
-            long result = _kind switch
+            long result = 0;
+            switch (_kind)
             {
-                Kind.Read => RandomAccess.Read(handle, _readBuffer.Span, _offset),
-                Kind.Write => WriteAll(handle),
-                Kind.DataSync => LinuxFile.FDataSync(handle) == 0 ? 0 : Marshal.GetLastPInvokeError(),
-                _ => LinuxFile.PunchHole(handle, _offset, _length),
-            };
+                case Kind.Read:
+                    ReadFully(handle);
+                    break;
+                case Kind.Write:
+                    RandomAccess.Write(handle, _writeBuffer.Span, _offset);
+                    break;
+                case Kind.WriteFua:
+                    RandomAccess.Write(handle, _writeBuffer.Span, _offset);
+                    DataSync(handle);
+                    break;
+                case Kind.DataSync:
+                    DataSync(handle);
+                    break;
+                default:
+                    result = LinuxFile.PunchHole(handle, _offset, _length);
+                    break;
+            }
+
             _core.SetResult(result);
         }
         catch (Exception e)
         {
-            _core.SetException(e);
+            _core.SetException(Translate(e));
         }
     }
 
-    private long WriteAll(SafeFileHandle handle)
+    private void ReadFully(SafeFileHandle handle)
     {
-        RandomAccess.Write(handle, _writeBuffer.Span, _offset);
-        return _writeBuffer.Length;
+        var buffer = _readBuffer.Span;
+        long offset = _offset;
+        while (!buffer.IsEmpty)
+        {
+            int n = RandomAccess.Read(handle, buffer, offset);
+            if (n == 0)
+            {
+                // Past the end of a file that shrank underneath us: what is not there reads as zeros.
+                buffer.Clear();
+                return;
+            }
+
+            buffer = buffer[n..];
+            offset += n;
+        }
     }
+
+    private void DataSync(SafeFileHandle handle)
+    {
+        if (LinuxFile.FDataSync(handle) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"fdatasync of {_device!.Path} failed: errno {errno}");
+        }
+    }
+
+    private Exception Translate(Exception e)
+    {
+        if (e is BlockDeviceException or not IOException)
+        {
+            return e;
+        }
+
+        string what = _kind switch { Kind.Read => "read", Kind.PunchHole => "unmap", Kind.DataSync => "flush", _ => "write" };
+        long lba = _offset / _device!.BlockSize;
+
+        // ENOSPC (28) and EDQUOT (122): the file system under a sparse file is full.
+        int errno = e.HResult & 0xFFFF;
+        bool noSpace = errno is 28 or 122 || e.Message.Contains("No space", StringComparison.OrdinalIgnoreCase);
+        var kind = noSpace && _kind != Kind.Read ? BlockDeviceErrorKind.NoSpace : BlockDeviceErrorKind.Medium;
+        return new BlockDeviceException(kind, $"{what} of {_device.Path} at LBA {lba} failed: {e.Message}", e);
+    }
+
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
 
     public long GetResult(short token)
     {
@@ -103,6 +176,7 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
         finally
         {
             _core.Reset();
+            _device = null;
             _handle = null;
             _readBuffer = default;
             _writeBuffer = default;

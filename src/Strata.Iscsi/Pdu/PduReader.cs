@@ -7,6 +7,8 @@ namespace Strata.Iscsi.Pdu;
 /// Reads a connection's byte stream: one receive usually brings several small PDUs into a buffer; a large data
 /// segment is received straight into its destination (the command's buffer) instead of being copied twice.
 /// </summary>
+/// <remarks>Receives take no cancellation token (registering one allocates per receive): a closed connection
+/// shuts the socket down, which ends a pending receive.</remarks>
 internal sealed class PduReader
 {
     private readonly Socket _socket;
@@ -45,7 +47,7 @@ internal sealed class PduReader
                 _start = 0;
             }
 
-            int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None).ConfigureAwait(false);
             if (n == 0)
             {
                 if (_end == _start)
@@ -96,7 +98,7 @@ internal sealed class PduReader
                 return;
             }
 
-            int n = await _socket.ReceiveAsync(destination, SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await _socket.ReceiveAsync(destination, SocketFlags.None).ConfigureAwait(false);
             if (n == 0)
             {
                 throw new EndOfStreamException("the initiator closed the connection in the middle of a PDU");

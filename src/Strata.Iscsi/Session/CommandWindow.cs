@@ -53,12 +53,13 @@ internal sealed class CommandWindow
     public CmdSNCheck Check(uint cmdSN)
     {
         uint exp = ExpCmdSN;
-        if (cmdSN == exp)
+        if (!SerialNumber.InWindow(cmdSN, exp, MaxCmdSN))
         {
-            return CmdSNCheck.Next;
+            // Includes a closed window (MaxCmdSN = ExpCmdSN - 1): nothing is accepted until a slot frees.
+            return CmdSNCheck.OutOfWindow;
         }
 
-        return SerialNumber.InWindow(cmdSN, exp, Volatile.Read(ref _maxCmdSN)) ? CmdSNCheck.Ahead : CmdSNCheck.OutOfWindow;
+        return cmdSN == exp ? CmdSNCheck.Next : CmdSNCheck.Ahead;
     }
 
     /// <summary>The command with CmdSN == ExpCmdSN was accepted: it takes a slot.</summary>

@@ -19,6 +19,9 @@ internal sealed class ConnectionSender
     private const int BatchSize = 256 * 1024;
     private const int CopyThreshold = 8 * 1024;
 
+    /// <summary>sendmsg takes its iovecs from the stack up to 8 segments and allocates beyond.</summary>
+    private const int MaxSegments = 8;
+
     private readonly Socket _socket;
     private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -46,18 +49,19 @@ internal sealed class ConnectionSender
 
     public void Complete() => _queue.Writer.TryComplete();
 
-    public async Task RunAsync(CancellationToken ct)
+    public async Task RunAsync()
     {
         var reader = _queue.Reader;
         try
         {
-            while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+            // No token here: a cancellable wait allocates each time; Complete() ends the loop instead.
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 bool close = false;
                 while (!close && reader.TryRead(out var item))
                 {
                     close = Frame(ref item);
-                    if (_batchUsed > BatchSize - 4096 || _segments.Count > 48)
+                    if (_batchUsed > BatchSize - 4096 || _segments.Count >= MaxSegments - 2)
                     {
                         await FlushAsync().ConfigureAwait(false);
                     }

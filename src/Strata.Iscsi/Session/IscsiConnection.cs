@@ -59,7 +59,7 @@ internal sealed partial class IscsiConnection
 
     public async Task RunAsync()
     {
-        var sending = _sender.RunAsync(_closed.Token);
+        var sending = _sender.RunAsync();
         try
         {
             if (await LoginAsync().ConfigureAwait(false))
@@ -101,6 +101,7 @@ internal sealed partial class IscsiConnection
 
         _closeReason ??= reason;
         _closed.Cancel();
+        _sender.Complete();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);

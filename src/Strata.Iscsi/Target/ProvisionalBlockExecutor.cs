@@ -33,6 +33,7 @@ public sealed class ProvisionalBlockExecutor : IScsiTaskExecutor
     {
     }
 
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ExecuteAsync(ScsiTask task)
     {
         var cdb = task.Cdb.Span;
