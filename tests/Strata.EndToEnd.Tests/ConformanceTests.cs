@@ -64,11 +64,16 @@ public sealed class ConformanceTests(ITestOutputHelper output) : IDisposable
         string logFile = Artifacts.PathFor(logName);
         await File.WriteAllTextAsync(logFile, run.Stdout + "\n--- stderr ---\n" + run.Stderr);
         var report = CuReport.Parse(run.Stdout, family.Split('.')[0]);
-        _log($"iscsi-test-cu --test={family} against {target.Name} took {run.Elapsed.TotalSeconds:F1} s; full output: {logFile}");
-        _log("Run Summary:\n" + report.SummaryTable());
-        _log("failed tests:\n" + report.FailuresText());
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"iscsi-test-cu --dataloss --test={family} against {target.Name}: {run.Elapsed.TotalSeconds:F1} s\n");
+        text.Append("Run Summary:\n").Append(report.SummaryTable());
+        text.Append("failed tests:\n").Append(report.FailuresText());
         foreach (var kind in Enum.GetValues<SkipKind>())
-            _log($"skips, {kind}:\n" + report.SkipsText(kind));
+            text.Append(CultureInfo.InvariantCulture, $"skips, {kind}:\n").Append(report.SkipsText(kind));
+        // The summary also goes to a file beside the full output: passed tests' output is not shown by dotnet test.
+        await File.WriteAllTextAsync(Path.ChangeExtension(logFile, ".summary.txt"), text.ToString());
+        _log(text.ToString());
+        _log($"full output: {logFile}");
         return (report, run);
     }
 
