@@ -122,7 +122,8 @@ public sealed partial class CuReport
         ("LUN is not removable", "a disk LUN is not removable media; the eject/prevent-removal tests do not apply"),
         ("Media is not removable", "a disk LUN is not removable media"),
         ("Logical unit is not write-protected", "the LUN is served read-write; these tests need a write-protected LUN"),
-        ("--allow-sanitize flag is not set", "SANITIZE erases the whole medium; the suite runs it only with --allow-sanitize, which this run does not pass"),
+        ("--allow-sanitize flag is not set", "SANITIZE erases the whole medium and runs only with --allow-sanitize, which this run does not pass: " +
+            "its Sanitize.Reset test assumes an OVERWRITE of the LUN still runs 3 s after it starts (docs/testing.md)"),
         ("LBPPB < 2", "the LUN reports one logical block per physical block; the partial-physical-block tests do not apply"),
         ("No alignment restrictions on this LUN", "the LUN has no UNMAP alignment restriction to violate"),
         ("No granularity restrictions on this LUN", "the LUN has no UNMAP granularity restriction to violate"),
