@@ -31,6 +31,7 @@ public sealed class NbdLoopDisk : IAsyncDisposable
 
     public static async Task<NbdLoopDisk> AttachAsync(string iscsiUrl, string dir, Action<string> log)
     {
+        Libc.RequireRoot("a loop device on a FUSE file");
         var disk = new NbdLoopDisk(dir, log);
         try
         {

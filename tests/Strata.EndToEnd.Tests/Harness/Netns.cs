@@ -21,6 +21,7 @@ public sealed class Netns : IAsyncDisposable
 
     public static async Task<Netns> CreateAsync(Action<string> log)
     {
+        Libc.RequireRoot("a network namespace");
         string name = string.Create(CultureInfo.InvariantCulture, $"strata-e2e-{Environment.ProcessId}-{Random.Shared.Next(1 << 20):x}");
         await Tool.RunCheckedAsync("ip", ["netns", "add", name], TimeSpan.FromSeconds(30), log: log);
         var ns = new Netns(name, log);

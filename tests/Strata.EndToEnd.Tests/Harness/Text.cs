@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 
 namespace Strata.EndToEnd.Tests.Harness;
@@ -21,6 +20,4 @@ internal static class Text
         using var f = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(f));
     }
-
-    public static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

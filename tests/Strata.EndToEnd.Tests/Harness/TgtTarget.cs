@@ -31,6 +31,7 @@ public sealed class TgtTarget : IIscsiTarget
 
     public static async Task<TgtTarget> StartAsync(TargetOptions options, Action<string> log)
     {
+        Libc.RequireRoot("tgtd");
         int port = options.Port ?? (options.Netns is null ? Ports.Free(options.Host) : 3260);
         var target = new TgtTarget(options, port, UnusedControlPort(), log);
         TargetExtensions.CreateSparse(options.File, options.SizeBytes);
@@ -71,8 +72,10 @@ public sealed class TgtTarget : IIscsiTarget
             s_startTimeout, "tgtd's control socket", process.Describe);
 
         await Adm("--op", "new", "--mode", "target", "--tid", "1", "-T", Iqn);
-        await Adm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", _options.File,
-            "--blocksize", _options.BlockSize.ToString(CultureInfo.InvariantCulture));
+        string[] lun = ["--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", _options.File,
+            "--blocksize", _options.BlockSize.ToString(CultureInfo.InvariantCulture)];
+        // Direct: tgt's rdwr backing store opens the file with O_DIRECT, as strata --direct does.
+        await Adm(_options.Direct ? [.. lun, "--bsoflags", "direct"] : lun);
         // Thin provisioning makes tgt advertise UNMAP (LBPME, Block Limits VPD), as Strata's thin volumes do.
         await Adm("--op", "update", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--params", "thin_provisioning=1");
         if (_options.AllowInitiators.Count == 0)
