@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Strata.Blocks;
 using Strata.Iscsi.Login;
+using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
 
 namespace Strata.Cli.Iscsi;
@@ -103,6 +104,9 @@ internal static class IscsiServeCommand
         return $"iqn.2026-11.io.strata:{(clean.Length == 0 ? "lun" : clean)}";
     }
 
+    private static bool IsRegularFile(string path) =>
+        (File.GetAttributes(path) & (FileAttributes.Device | FileAttributes.Directory)) == 0 && !path.StartsWith("/dev/", StringComparison.Ordinal);
+
     private static async Task<int> ServeAsync(ServeSettings s, CancellationToken ct)
     {
         FileBlockDevice device;
@@ -132,7 +136,11 @@ internal static class IscsiServeCommand
         };
 
         var server = new IscsiTargetServer(options);
-        server.AddTarget(new IscsiTarget(policy, new ProvisionalBlockExecutor(device)));
+        // The volume's identity (NAA designator, serial number) derives from the file's full path: stable
+        // across restarts, different per file.
+        using var allocationMap = IsRegularFile(s.Path) ? new SparseFileAllocationMap(s.Path, device.BlockSize) : null;
+        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity(s.Path), allocationMap);
+        server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
         try
         {
             server.Start();

@@ -20,6 +20,8 @@ public sealed class ScsiTask
     private readonly byte[] _cdb = new byte[MaxCdbLength];
     private readonly byte[] _sense = new byte[MaxSenseLength];
     private CancellationTokenSource _abort = new();
+    private CommandCompletion? _handlerCompletion;
+    private CommandCompletion? _deviceCompletion;
 
     public ItNexus Nexus { get; set; } = null!;
 
@@ -90,6 +92,12 @@ public sealed class ScsiTask
     }
 
     public void Abort() => _abort.Cancel();
+
+    /// <summary>Finishes the command handler's pending work (reused by every command of this task).</summary>
+    internal CommandCompletion HandlerCompletion => _handlerCompletion ??= new CommandCompletion();
+
+    /// <summary>Finishes a READ's or WRITE's pending device call (reused by every command of this task).</summary>
+    internal CommandCompletion DeviceCompletion => _deviceCompletion ??= new CommandCompletion();
 
     /// <summary>Makes the task ready for reuse by another command.</summary>
     public void Reset()

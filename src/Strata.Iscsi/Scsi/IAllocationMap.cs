@@ -1,0 +1,15 @@
+namespace Strata.Iscsi.Scsi;
+
+/// <summary>
+/// Optional knowledge of which blocks of a device are mapped (hold data) and which are deallocated, for GET LBA
+/// STATUS (SBC-3 5.6). <see cref="Strata.Blocks.IBlockDevice"/> has no such query; a device that can answer
+/// implements this, and without it every block is reported mapped.
+/// </summary>
+public interface IAllocationMap
+{
+    /// <summary>
+    /// Whether <paramref name="lba"/> is mapped, and how many blocks from it (at least 1, at most
+    /// <paramref name="maxBlocks"/>) share that state.
+    /// </summary>
+    ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default);
+}
