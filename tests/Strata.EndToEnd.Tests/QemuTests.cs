@@ -110,6 +110,31 @@ public sealed partial class QemuTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>Many commands in flight at once (what a benchmark or a busy file system does): 200000 4 KiB writes at
+    /// queue depth 32 with a known pattern, every byte read back, then the same at queue depth 32 as reads.</summary>
+    [Theory]
+    [MemberData(nameof(Targets.Both), MemberType = typeof(Targets))]
+    public async Task Queue_depth_32_writes_and_reads_complete_and_land(string kind)
+    {
+        await using var target = await TargetExtensions.StartAsync(kind, new TargetOptions { File = _scratch.File("qd32-lun.img") }, _log);
+        const int count = 200_000; // 800 MB of 4 KiB requests: a race that hits one command in 10^5 shows up
+        var step = TimeSpan.FromMinutes(2); // tgt needs ~15 s per step here; a target that dies must not cost 5 minutes
+        string[] common = ["bench", "-f", "raw", "-c", $"{count}", "-d", "32", "-s", "4k", "-S", "4k", "-t", "none", "-i", "native"];
+        var write = await Tool.RunAsync("qemu-img", [.. common, "-w", "--pattern=0x5c", target.Url()], step, log: _log);
+        Assert.True(write.Succeeded, "4 KiB writes at QD32 failed:\n" + write.Describe() + "\n" + Text.Tail(target.Describe(), 8000));
+        _log(write.Stdout.Trim());
+        var verify = await Tool.RunAsync("qemu-io", ["-f", "raw", "-t", "none", "-c", $"read -P 0x5c 0 {count * 4096L}", "-c", $"read -P 0 {count * 4096L} 1M", target.Url()], step, log: _log);
+        Assert.True(verify.Succeeded && !verify.Stdout.Contains("Pattern verification failed", StringComparison.Ordinal),
+            "the QD32 writes did not all land:\n" + verify.Describe() + "\n" + Text.Tail(target.Describe(), 8000));
+        var read = await Tool.RunAsync("qemu-img", [.. common, target.Url()], step, log: _log);
+        Assert.True(read.Succeeded, "4 KiB reads at QD32 failed:\n" + read.Describe() + "\n" + Text.Tail(target.Describe(), 8000));
+        _log(read.Stdout.Trim());
+        // And the target is still there and says nothing went wrong.
+        Assert.True(await Ports.CanConnectAsync(target.Host, target.Port), "the target stopped listening:\n" + target.Describe());
+        if (target is StrataTarget strata)
+            Assert.False(strata.Process.Output.Contains(" failed: ", StringComparison.Ordinal), "strata logged failed tasks:\n" + Text.Tail(strata.Describe(), 8000));
+    }
+
     [GeneratedRegex(@"Pattern verification failed at offset (\d+)")]
     private static partial Regex MismatchLine();
 
