@@ -88,10 +88,11 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
 
     public void Execute()
     {
+        long result = 0;
+        Exception? error = null;
         try
         {
             var handle = _handle!;
-            long result = 0;
             switch (_kind)
             {
                 case Kind.Read:
@@ -111,12 +112,20 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
                     result = LinuxFile.PunchHole(handle, _offset, _length);
                     break;
             }
-
-            _core.SetResult(result);
         }
         catch (Exception e)
         {
-            _core.SetException(Translate(e));
+            error = Translate(e);
+        }
+
+        // Outside the try: continuations run inline here, and their failures are not this I/O's.
+        if (error is null)
+        {
+            _core.SetResult(result);
+        }
+        else
+        {
+            _core.SetException(error);
         }
     }
 

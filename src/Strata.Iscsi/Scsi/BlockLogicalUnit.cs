@@ -123,10 +123,6 @@ public sealed class BlockLogicalUnit
         try
         {
             run = command.Handler(this, task);
-            if (run.IsCompletedSuccessfully)
-            {
-                return default;
-            }
         }
         catch (Exception e) when (IsHandled(e))
         {
@@ -134,6 +130,7 @@ public sealed class BlockLogicalUnit
             return default;
         }
 
+        // Even a completed ValueTask goes through the completion: its GetResult returns pooled sources to their pool.
         return task.HandlerCompletion.Await(run, this, task, command.WritesMedium, sharedLock: 0, transferLength: -1);
     }
 

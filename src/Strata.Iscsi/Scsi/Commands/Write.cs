@@ -56,11 +56,20 @@ internal static class Write
         }
 
         int bytes = (int)blocks * unit.BlockSize;
+        int written = bytes;
         if (task.DataOut.Length < bytes)
         {
-            // Less data than the CDB asks to write: nothing sensible can be written (SAM-5 5.4.3).
-            unit.Fail(task, SenseData.InvalidFieldInCdb(lengthOffset));
-            return default;
+            // The initiator sent less than the CDB asks for (Expected Data Transfer Length below it): write only
+            // the whole blocks that came, and report the rest as a residual overflow (RFC 7143 11.4.5.1; what
+            // libiscsi's iSCSIResiduals tests and Linux LIO expect).
+            written = task.DataOut.Length / unit.BlockSize * unit.BlockSize;
+            if (written == 0)
+            {
+                BlockLogicalUnit.Good(task, bytes);
+                return default;
+            }
+
+            blocks = (uint)(written / unit.BlockSize);
         }
 
         ulong mask = LbaRangeLock.MaskOf((long)lba, blocks);
@@ -70,7 +79,7 @@ internal static class Write
             ValueTask write;
             try
             {
-                write = unit.Device.WriteAsync((long)lba, task.DataOut[..bytes], flags, task.Aborted);
+                write = unit.Device.WriteAsync((long)lba, task.DataOut[..written], flags, task.Aborted);
             }
             catch (Exception e)
             {
@@ -80,11 +89,11 @@ internal static class Write
             return task.DeviceCompletion.Await(write, unit, task, writing: true, mask, bytes);
         }
 
-        return WriteAsync(unit, task, (long)lba, task.DataOut[..bytes], flags);
+        return WriteAsync(unit, task, (long)lba, task.DataOut[..written], flags, bytes);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags)
+    internal static async ValueTask WriteAsync(BlockLogicalUnit unit, ScsiTask task, long lba, ReadOnlyMemory<byte> data, WriteFlags flags, int transferLength)
     {
         ulong mask = LbaRangeLock.MaskOf(lba, data.Length / unit.BlockSize);
         await unit.RangeLock.EnterSharedAsync(mask, task.Aborted).ConfigureAwait(false);
@@ -97,6 +106,6 @@ internal static class Write
             unit.RangeLock.ExitShared(mask);
         }
 
-        BlockLogicalUnit.Good(task, data.Length);
+        BlockLogicalUnit.Good(task, transferLength);
     }
 }
