@@ -12,20 +12,19 @@ public sealed class PinnedBufferPool
 {
     private const int MinShift = 12;
     private readonly Bucket[] _buckets;
-    private readonly long _maxCachedBytes;
     private long _cachedBytes;
 
     public PinnedBufferPool(int maxBufferSize = 16 << 20, int maxPerBucket = 256, long maxCachedBytes = 256L << 20)
     {
-        _maxCachedBytes = maxCachedBytes;
         MaxBufferSize = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxBufferSize, 1 << MinShift));
         int buckets = BitOperations.Log2((uint)MaxBufferSize) - MinShift + 1;
         _buckets = new Bucket[buckets];
         for (int i = 0; i < buckets; i++)
         {
-            // Fewer of the big ones: 256 x 16 MiB would be 4 GiB.
+            // Each size keeps at most 1/13 of the byte bound (and at least 4 arrays), so big buffers left over
+            // from a burst cannot crowd out the sizes the steady load uses.
             int size = 1 << (i + MinShift);
-            _buckets[i] = new Bucket(Math.Max(4, Math.Min(maxPerBucket, (64 << 20) / size)));
+            _buckets[i] = new Bucket((int)Math.Max(4, Math.Min(maxPerBucket, maxCachedBytes / buckets / size)));
         }
     }
 
@@ -34,7 +33,7 @@ public sealed class PinnedBufferPool
 
     public int MaxBufferSize { get; }
 
-    /// <summary>Bytes held for reuse now (at most the pool's byte bound).</summary>
+    /// <summary>Bytes held for reuse now (bounded per size; about the pool's byte bound in all).</summary>
     public long CachedBytes => Interlocked.Read(ref _cachedBytes);
 
     /// <summary>An array of at least <paramref name="minimumLength"/> bytes; its contents are undefined.</summary>
@@ -63,9 +62,9 @@ public sealed class PinnedBufferPool
             throw new ArgumentException("the array was not rented from this pool", nameof(array));
         }
 
-        if (Interlocked.Add(ref _cachedBytes, array.Length) > _maxCachedBytes || !_buckets[bucket].TryPush(array))
+        if (_buckets[bucket].TryPush(array))
         {
-            Interlocked.Add(ref _cachedBytes, -array.Length); // over the bound: the GC takes it
+            Interlocked.Add(ref _cachedBytes, array.Length);
         }
     }
 

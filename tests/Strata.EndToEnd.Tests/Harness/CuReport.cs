@@ -125,7 +125,8 @@ public sealed partial class CuReport
         ("--allow-sanitize flag is not set", "SANITIZE erases the whole medium and runs only with --allow-sanitize, which this run does not pass: " +
             "its Sanitize.Reset test assumes an OVERWRITE of the LUN still runs 3 s after it starts (docs/testing.md)"),
         ("LBPPB < 2", "the LUN reports one logical block per physical block; the partial-physical-block tests do not apply"),
-        ("does not support 0-blocks", "the LUN declares WSNZ=1 in its Block Limits VPD page, an SBC-3 option: WRITE SAME with 0 blocks is refused as the page says"),
+        ("WRITESAME10 does not support 0-blocks", "the LUN declares WSNZ=1 in its Block Limits VPD page, an SBC-3 option: WRITE SAME with 0 blocks is refused as the page says"),
+        ("WRITESAME16 does not support 0-blocks", "the LUN declares WSNZ=1 in its Block Limits VPD page, an SBC-3 option: WRITE SAME with 0 blocks is refused as the page says"),
         ("No alignment restrictions on this LUN", "the LUN has no UNMAP alignment restriction to violate"),
         ("No granularity restrictions on this LUN", "the LUN has no UNMAP granularity restriction to violate"),
         ("LUN too small", "a geometry check that needs a bigger LUN"),
