@@ -1,11 +1,11 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
-namespace Strata.Iscsi.Pdu;
+namespace Strata.Blocks;
 
 /// <summary>
-/// CRC32C (Castagnoli), the iSCSI header and data digest (RFC 7143 13.1, RFC 3385). Uses the SSE4.2 crc32
-/// instruction where the CPU has it, a table otherwise. The digest is sent little-endian on the wire.
+/// CRC32C (Castagnoli): the iSCSI header and data digest (RFC 7143 13.1, RFC 3385; sent little-endian on the
+/// wire) and the pool's metadata checksum. Uses the SSE4.2 crc32 instruction where the CPU has it, a table otherwise.
 /// </summary>
 public static class Crc32C
 {

@@ -1,0 +1,26 @@
+namespace Strata.Pool;
+
+/// <summary>One vdev of a new pool: a sparse file created with <see cref="SizeBytes"/>, or a block device (size null).</summary>
+public sealed record VdevSpec(string Path, long? SizeBytes = null);
+
+/// <summary>What <see cref="StoragePool.CreateAsync"/> makes.</summary>
+public sealed record PoolCreateOptions
+{
+    public required string Name { get; init; }
+
+    public PoolLayout Layout { get; init; } = PoolLayout.Striped;
+
+    public required IReadOnlyList<VdevSpec> Vdevs { get; init; }
+
+    /// <summary>The allocation unit, fixed for the pool's life (dm-thin's data block size). A power of two, 4 KiB to 1 MiB.</summary>
+    public int ChunkSize { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// Bytes of metadata log on each vdev. Null: 256 bytes per data chunk (0.4% at 64 KiB chunks), at least 8 MiB.
+    /// Half of it bounds the checkpoint: 8 bytes per mapping, so the pool can hold about 16 mappings per chunk.
+    /// </summary>
+    public long? MetadataBytes { get; init; }
+
+    /// <summary>The most logical bytes all volumes together may have; null means no limit (any overcommit).</summary>
+    public long? OvercommitLimitBytes { get; init; }
+}

@@ -1,0 +1,224 @@
+using Strata.Pool.Metadata;
+using Strata.Pool.OnDisk;
+using Strata.Pool.Space;
+using Strata.Pool.Vdevs;
+
+namespace Strata.Pool;
+
+/// <summary>Group commit of metadata, checkpoints, superblocks, and the release of freed chunks.</summary>
+public sealed partial class StoragePool
+{
+    private readonly SemaphoreSlim _commitLock = new(1, 1);
+    private readonly MetadataWriter _pending = new();
+    private readonly MetadataWriter _batch = new();
+    private List<uint> _pendingFree = [];
+    private Superblock _superblock;
+    private ulong _cpLsn;
+    private ulong _prevCpLsn;
+    private bool _superblockDirty;
+    private bool _checkpointWanted;
+    private long _commitRequests;
+    private long _commitsDone;
+    private int _releasing;
+
+    /// <summary>
+    /// Makes every write completed before this call durable, with the metadata that maps it: one commit serves
+    /// every caller that arrived before it started (group commit).
+    /// </summary>
+    public async ValueTask CommitAsync()
+    {
+        ObjectDisposedException.ThrowIf(_disposed && !_closing, this);
+        if (ReadOnly)
+        {
+            return;
+        }
+
+        long ticket = Interlocked.Increment(ref _commitRequests);
+        await _commitLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (Interlocked.Read(ref _commitsDone) >= ticket)
+            {
+                return; // a commit that started after we asked has finished
+            }
+
+            long upTo = Interlocked.Read(ref _commitRequests);
+            await CommitCoreAsync(forceCheckpoint: false).ConfigureAwait(false);
+            Interlocked.Exchange(ref _commitsDone, upTo);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>Appends a record to the next commit's batch (under the metadata lock).</summary>
+    internal MetadataWriter PendingRecords => _pending;
+
+    /// <summary>A chunk that lost its last reference, or was allocated and not used: reusable after the next commit.</summary>
+    internal void AddPendingFree(uint chunk) => _pendingFree.Add(chunk);
+
+    internal bool HasPendingFrees
+    {
+        get
+        {
+            lock (_meta)
+            {
+                return _pendingFree.Count > 0 || _releasing > 0;
+            }
+        }
+    }
+
+    private bool _closing;
+
+    private async Task CloseCleanlyAsync()
+    {
+        _closing = true;
+        await _commitLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await CommitCoreAsync(forceCheckpoint: true).ConfigureAwait(false);
+            await WriteSuperblockAsync(clean: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>Makes the pool ready to write: the allocator from the reference counts, a first checkpoint.</summary>
+    private async Task StartAsync(bool scrubFree)
+    {
+        _state.ChunkFreed = AddPendingFree;
+        var free = new List<uint>();
+        for (long c = 0; c < _store.CapacityChunks; c++)
+        {
+            if (_state.RefCount((uint)c) == 0)
+            {
+                free.Add((uint)c);
+            }
+        }
+
+        if (scrubFree)
+        {
+            // After a crash, a free chunk may hold data written before its mapping was committed.
+            await ScrubAsync(free).ConfigureAwait(false);
+        }
+
+        foreach (var c in free)
+        {
+            _allocator.MakeAvailable(c);
+        }
+
+        await _commitLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await CommitCoreAsync(forceCheckpoint: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>One commit; the caller holds the commit lock.</summary>
+    private async Task CommitCoreAsync(bool forceCheckpoint)
+    {
+        BatchKind? kind = null;
+        List<uint> frees;
+        bool superblockDirty;
+        lock (_meta)
+        {
+            MetadataLog.BeginBatch(_batch);
+            long used = (long)(_log.Head - _cpLsn);
+            long quarter = _log.RingBytes / 4;
+            if (forceCheckpoint || _checkpointWanted || (_pending.Length > 0 && used + MetadataLog.BatchBytes(_pending.Length) > quarter))
+            {
+                Checkpoint.Write(_batch, _state);
+                kind = BatchKind.Checkpoint;
+                _checkpointWanted = false;
+            }
+            else if (_pending.Length > 0)
+            {
+                _batch.Bytes(_pending.Written);
+                kind = BatchKind.Delta;
+            }
+
+            _pending.Reset();
+            frees = _pendingFree;
+            _pendingFree = [];
+            _releasing += frees.Count;
+            superblockDirty = _superblockDirty;
+            _superblockDirty = false;
+        }
+
+        // Rule 1: the data first, so no mapping committed below can point at data that is not on disk.
+        await _store.SyncAsync().ConfigureAwait(false);
+        if (kind is { } k)
+        {
+            long free = _log.RingBytes - (long)(_log.Head - _prevCpLsn);
+            if (MetadataLog.BatchBytes(_batch.Length - MetadataLog.HeaderBytes) > free)
+            {
+                // Cannot happen while checkpoints stay under a quarter of the ring (the mapping limit enforces it).
+                throw new InvalidOperationException($"pool '{Name}': metadata ring overflow ({_batch.Length} bytes, {free} free)");
+            }
+
+            ulong lsn = await _log.WriteAsync(_batch, k).ConfigureAwait(false);
+            await _store.SyncAsync().ConfigureAwait(false);
+            if (k == BatchKind.Checkpoint)
+            {
+                _prevCpLsn = _cpLsn;
+                _cpLsn = lsn;
+                superblockDirty = true;
+            }
+        }
+
+        if (superblockDirty)
+        {
+            await WriteSuperblockAsync(clean: false).ConfigureAwait(false);
+        }
+
+        if (frees.Count > 0)
+        {
+            // Rule 2: no I/O that looked the freed chunks up may still be running, and they must read as zeros.
+            await _epoch.DrainAsync().ConfigureAwait(false);
+            await ScrubAsync(frees).ConfigureAwait(false);
+            lock (_meta)
+            {
+                foreach (var c in frees)
+                {
+                    _allocator.MakeAvailable(c);
+                }
+
+                _releasing -= frees.Count;
+            }
+        }
+    }
+
+    private async Task WriteSuperblockAsync(bool clean)
+    {
+        var sb = new Superblock(Id, _superblock.Sequence + 1, _cpLsn, clean,
+            _vdevs.Select(v => new VdevSlot(v.State, v.Label?.Generation ?? _superblock.Vdevs[v.Index].Generation)).ToArray());
+        await _store.WriteMetadataAsync(sb.SlotOffset, sb.Encode()).ConfigureAwait(false);
+        await _store.SyncAsync().ConfigureAwait(false);
+        // After this, the older slot names _cpLsn's predecessor at best: the ring is kept from _prevCpLsn on.
+        _superblock = sb;
+    }
+
+    private async Task ScrubAsync(List<uint> chunks)
+    {
+        chunks.Sort();
+        int i = 0;
+        while (i < chunks.Count)
+        {
+            int run = 1;
+            while (i + run < chunks.Count && chunks[i + run] == chunks[i] + run && run < 4096)
+            {
+                run++;
+            }
+
+            await _store.ScrubAsync(chunks[i], run).ConfigureAwait(false);
+            i += run;
+        }
+    }
+}
