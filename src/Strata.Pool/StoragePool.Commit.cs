@@ -205,20 +205,5 @@ public sealed partial class StoragePool
         _superblock = sb;
     }
 
-    private async Task ScrubAsync(List<uint> chunks)
-    {
-        chunks.Sort();
-        int i = 0;
-        while (i < chunks.Count)
-        {
-            int run = 1;
-            while (i + run < chunks.Count && chunks[i + run] == chunks[i] + run && run < 4096)
-            {
-                run++;
-            }
-
-            await _store.ScrubAsync(chunks[i], run).ConfigureAwait(false);
-            i += run;
-        }
-    }
+    private async Task ScrubAsync(List<uint> chunks) => await _store.ScrubAsync(chunks).ConfigureAwait(false);
 }

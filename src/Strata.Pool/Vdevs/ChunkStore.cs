@@ -72,19 +72,32 @@ internal sealed class ChunkStore
         return WriteMirrorAsync(group, at, data);
     }
 
-    /// <summary>Makes chunks read as zeros again (a hole punched in a file, zeroed on a device) on every vdev.</summary>
-    public async ValueTask ScrubAsync(uint firstChunk, int count)
+    /// <summary>
+    /// Makes chunks read as zeros again (a hole punched in a file, zeroed on a device) on every vdev of their
+    /// group, one call per run of chunks that are adjacent on disk.
+    /// </summary>
+    public async ValueTask ScrubAsync(IEnumerable<uint> chunks)
     {
-        for (int i = 0; i < count; i++)
+        var located = chunks.Select(c => Locate(c, 0)).OrderBy(l => Array.IndexOf(_groups, l.Group)).ThenBy(l => l.Offset).ToList();
+        int i = 0;
+        while (i < located.Count)
         {
-            var (group, at) = Locate(firstChunk + (uint)i, 0);
+            var (group, start) = located[i];
+            int run = 1;
+            while (i + run < located.Count && located[i + run].Group == group && located[i + run].Offset == start + (long)run * ChunkSize)
+            {
+                run++;
+            }
+
             foreach (var v in group)
             {
                 if (v.IsOnline)
                 {
-                    await GuardAsync(v, v.Device!.UnmapAsync(Vdev.Lba(at), ChunkSize >> 9), group).ConfigureAwait(false);
+                    await GuardAsync(v, v.Device!.UnmapAsync(Vdev.Lba(start), (long)run * ChunkSize >> 9), group).ConfigureAwait(false);
                 }
             }
+
+            i += run;
         }
     }
 
