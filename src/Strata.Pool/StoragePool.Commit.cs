@@ -16,7 +16,6 @@ public sealed partial class StoragePool
     private ulong _cpLsn;
     private ulong _prevCpLsn;
     private bool _superblockDirty;
-    private bool _checkpointWanted;
     private long _commitRequests;
     private long _commitsDone;
     private int _releasing;
@@ -77,8 +76,7 @@ public sealed partial class StoragePool
         await _commitLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await CommitCoreAsync(forceCheckpoint: true).ConfigureAwait(false);
-            await WriteSuperblockAsync(clean: true).ConfigureAwait(false);
+            await CommitCoreAsync(forceCheckpoint: true, clean: true).ConfigureAwait(false);
         }
         finally
         {
@@ -121,22 +119,24 @@ public sealed partial class StoragePool
         }
     }
 
-    /// <summary>One commit; the caller holds the commit lock.</summary>
-    private async Task CommitCoreAsync(bool forceCheckpoint)
+    /// <summary>
+    /// One commit; the caller holds the commit lock. A superblock is only ever written with a new checkpoint, so
+    /// the two slots always name two different checkpoints and the older one is still intact in the ring.
+    /// </summary>
+    private async Task CommitCoreAsync(bool forceCheckpoint, bool clean = false)
     {
         BatchKind? kind = null;
         List<uint> frees;
-        bool superblockDirty;
+        bool superblockDirty = false;
         lock (_meta)
         {
             MetadataLog.BeginBatch(_batch);
             long used = (long)(_log.Head - _cpLsn);
             long quarter = _log.RingBytes / 4;
-            if (forceCheckpoint || _checkpointWanted || (_pending.Length > 0 && used + MetadataLog.BatchBytes(_pending.Length) > quarter))
+            if (forceCheckpoint || _superblockDirty || (_pending.Length > 0 && used + MetadataLog.BatchBytes(_pending.Length) > quarter))
             {
                 Checkpoint.Write(_batch, _state);
                 kind = BatchKind.Checkpoint;
-                _checkpointWanted = false;
             }
             else if (_pending.Length > 0)
             {
@@ -148,7 +148,6 @@ public sealed partial class StoragePool
             frees = _pendingFree;
             _pendingFree = [];
             _releasing += frees.Count;
-            superblockDirty = _superblockDirty;
             _superblockDirty = false;
         }
 
@@ -175,7 +174,20 @@ public sealed partial class StoragePool
 
         if (superblockDirty)
         {
-            await WriteSuperblockAsync(clean: false).ConfigureAwait(false);
+            await WriteSuperblockAsync(clean).ConfigureAwait(false);
+        }
+
+        bool faultedMeanwhile;
+        lock (_meta)
+        {
+            faultedMeanwhile = _superblockDirty;
+        }
+
+        if (faultedMeanwhile)
+        {
+            // A vdev failed during this commit: what it acknowledges must not rest on the failed vdev, so the
+            // superblock that marks it faulted goes out before the commit returns.
+            await CommitCoreAsync(forceCheckpoint: true, clean).ConfigureAwait(false);
         }
 
         if (frees.Count > 0)

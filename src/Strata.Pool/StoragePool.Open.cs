@@ -101,6 +101,7 @@ public sealed partial class StoragePool
         }
 
         var opened = new List<(string Path, FileBlockDevice Device, VdevLabel Label)>();
+        var unlabeled = new List<string>(); // zeroed, or never a vdev: the pool may still open without it
         try
         {
             foreach (var path in paths)
@@ -124,10 +125,16 @@ public sealed partial class StoragePool
                 if (label is null)
                 {
                     await device.DisposeAsync().ConfigureAwait(false);
-                    throw new PoolException($"{path} is not a Strata pool vdev (neither of its two labels is valid)");
+                    unlabeled.Add(path);
+                    continue;
                 }
 
                 opened.Add((Path.GetFullPath(path), device, label));
+            }
+
+            if (opened.Count == 0)
+            {
+                throw new PoolException($"{string.Join(", ", unlabeled)}: not a Strata pool vdev (neither of its two labels is valid)");
             }
 
             var lead = opened[0].Label;
@@ -173,7 +180,12 @@ public sealed partial class StoragePool
             opened.Clear();
             for (int i = 0; i < count; i++)
             {
-                vdevs[i] ??= new Vdev(i, lead.VdevPaths[i], null, null, VdevState.Faulted) { FaultReason = "missing: not among the paths given" };
+                vdevs[i] ??= new Vdev(i, lead.VdevPaths[i], null, null, VdevState.Faulted)
+                {
+                    FaultReason = unlabeled.Count == 0
+                        ? "missing: not among the paths given"
+                        : $"missing: not among the paths given with a valid label ({string.Join(", ", unlabeled)} had none: zeroed, or not a vdev)",
+                };
             }
 
             return await OpenVdevsAsync(lead, vdevs!, superblock, readOnly).ConfigureAwait(false);

@@ -18,12 +18,12 @@ internal sealed class Vdev
     public int Index { get; }
 
     /// <summary>The path it was opened from, or the path it had when the pool last saw it.</summary>
-    public string Path { get; }
+    public string Path { get; private set; }
 
     /// <summary>Null when the vdev is missing.</summary>
-    public FileBlockDevice? Device { get; }
+    public FileBlockDevice? Device { get; private set; }
 
-    public VdevLabel? Label { get; }
+    public VdevLabel? Label { get; private set; }
 
     public VdevState State { get; set; }
 
@@ -33,6 +33,16 @@ internal sealed class Vdev
     public bool IsOnline => State == VdevState.Online && Device is not null;
 
     public long SizeBytes => Device is null ? 0 : Device.BlockCount * Device.BlockSize;
+
+    /// <summary>Puts a replacement in this slot (pool replace, after its resilver).</summary>
+    public void Attach(string path, FileBlockDevice device, VdevLabel label)
+    {
+        Path = path;
+        Device = device;
+        Label = label;
+        FaultReason = null;
+        State = VdevState.Online;
+    }
 
     /// <summary>The 512-byte LBA of a byte offset (metadata and chunks are 512-aligned).</summary>
     public static long Lba(long offset) => offset >> 9;
