@@ -1,10 +1,12 @@
 using System.CommandLine;
 using Strata.Cli;
 using Strata.Cli.Iscsi;
+using Strata.Cli.Pool;
 
 var root = new RootCommand("Strata: replicated block storage for containers, served over iSCSI.")
 {
     IscsiCommand.Create(),
+    PoolCommand.Create(),
     VersionCommand.Create(),
 };
 

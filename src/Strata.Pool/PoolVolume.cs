@@ -72,6 +72,24 @@ public sealed class PoolVolume : IBlockDevice
         return blockCount == 0 ? ValueTask.CompletedTask : WriteCoreAsync(lba * BlockSize, default, blockCount * BlockSize, fua: false);
     }
 
+    /// <summary>
+    /// Whether <paramref name="lba"/> lies in a mapped chunk, and how many blocks from it (at least 1, at most
+    /// <paramref name="maxBlocks"/>) share that state: GET LBA STATUS answers from this.
+    /// </summary>
+    public (bool Mapped, long Blocks) GetExtent(long lba, long maxBlocks)
+    {
+        long blocksPerChunk = _chunkSize / BlockSize;
+        long end = Math.Min(BlockCount, lba + Math.Max(1, maxBlocks));
+        bool mapped = _record.Map.TryGet((uint)(lba / blocksPerChunk), out _);
+        long next = (lba / blocksPerChunk + 1) * blocksPerChunk;
+        while (next < end && _record.Map.TryGet((uint)(next / blocksPerChunk), out _) == mapped)
+        {
+            next += blocksPerChunk;
+        }
+
+        return (mapped, Math.Max(1, Math.Min(next, end) - lba));
+    }
+
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

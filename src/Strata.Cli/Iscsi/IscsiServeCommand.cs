@@ -5,17 +5,22 @@ using Strata.Blocks;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
+using Strata.Cli.Pool;
+using Strata.Pool;
 
 namespace Strata.Cli.Iscsi;
 
-/// <summary><c>strata iscsi serve</c>: exports a file or block device as LUN 0 of one iSCSI target.</summary>
+/// <summary><c>strata iscsi serve</c>: exports a file, a block device or a pool volume as LUN 0 of one iSCSI target.</summary>
 internal static class IscsiServeCommand
 {
     public static Command Create()
     {
-        var file = new Option<FileInfo>("--file") { Description = "The file or block device to export (created sparse when --size is given and it does not exist).", Required = true };
+        var file = new Option<FileInfo?>("--file") { Description = "The file or block device to export (created sparse when --size is given and it does not exist)." };
+        var pool = PoolArguments.PoolOption("Export a volume of this pool instead: its vdevs, comma-separated or repeated.");
+        pool.Required = false;
+        var volume = new Option<string?>("--volume") { Description = "The pool volume to export (with --pool)." };
         var size = new Option<string?>("--size") { Description = "Size of the file, e.g. 1G, 512M; grows a smaller file (sparse)." };
-        var blockSize = new Option<int>("--block-size") { Description = "Logical block size: 512 or 4096.", DefaultValueFactory = _ => 512 };
+        var blockSize = new Option<int>("--block-size") { Description = "Logical block size of a --file: 512 or 4096 (a pool volume has its own).", DefaultValueFactory = _ => 512 };
         var iqn = new Option<string?>("--iqn") { Description = "Target name (default iqn.2026-11.io.strata:<file name>)." };
         var portal = new Option<string>("--portal") { Description = "Address and port to listen on.", DefaultValueFactory = _ => "127.0.0.1:3260" };
         var chapUser = new Option<string?>("--chap-user") { Description = "Require initiators to authenticate with CHAP as this user." };
@@ -25,9 +30,9 @@ internal static class IscsiServeCommand
         var allow = new Option<string[]>("--allow-initiator") { Description = "Only these initiator names may log in (repeatable); default: any.", AllowMultipleArgumentsPerToken = true };
         var direct = new Option<bool>("--direct") { Description = "Open the file with O_DIRECT, bypassing the page cache." };
 
-        var command = new Command("serve", "Export a file or block device as LUN 0 of an iSCSI target, until stopped (SIGTERM or Ctrl-C).")
+        var command = new Command("serve", "Export a file, block device or pool volume as LUN 0 of an iSCSI target, until stopped (SIGTERM or Ctrl-C).")
         {
-            file, size, blockSize, iqn, portal, chapUser, chapSecret, mutualUser, mutualSecret, allow, direct,
+            file, pool, volume, size, blockSize, iqn, portal, chapUser, chapSecret, mutualUser, mutualSecret, allow, direct,
         };
 
         command.SetAction(async (parse, ct) =>
@@ -38,13 +43,17 @@ internal static class IscsiServeCommand
                 return 2;
             }
 
-            var path = parse.GetValue(file)!.FullName;
+            var path = parse.GetValue(file)?.FullName;
+            var poolPaths = parse.GetValue(pool);
+            string? volumeName = parse.GetValue(volume);
             long? bytes = parse.GetValue(size) is { } s && ByteSize.TryParse(s, out long b) ? b : null;
             var settings = new ServeSettings(
                 path,
+                poolPaths,
+                volumeName,
                 bytes,
                 parse.GetValue(blockSize),
-                parse.GetValue(iqn) ?? DefaultIqn(path),
+                parse.GetValue(iqn) ?? DefaultIqn(path ?? volumeName!),
                 IPEndPoint.Parse(parse.GetValue(portal)!),
                 parse.GetValue(chapUser) is { } u ? new ChapCredentials(u, parse.GetValue(chapSecret)!) : null,
                 parse.GetValue(mutualUser) is { } mu ? new ChapCredentials(mu, parse.GetValue(mutualSecret)!) : null,
@@ -59,6 +68,23 @@ internal static class IscsiServeCommand
     private static string? Validate(ParseResult parse)
     {
         string? Value(string name) => parse.GetValue<string?>(name);
+        bool isFile = parse.GetValue<FileInfo?>("--file") is not null;
+        bool isPool = parse.GetValue<string[]?>("--pool") is { Length: > 0 };
+        if (isFile == isPool)
+        {
+            return "give either --file, or --pool with --volume";
+        }
+
+        if (isPool && Value("--volume") is null)
+        {
+            return "--pool needs --volume: the volume to export";
+        }
+
+        if (isPool && Value("--size") is not null)
+        {
+            return "--size is for --file; a pool volume has its own size (strata pool grow changes it)";
+        }
+
         if (Value("--size") is { } s && !ByteSize.TryParse(s, out _))
         {
             return $"--size: '{s}' is not a size (examples: 1G, 512M, 1048576)";
@@ -94,7 +120,7 @@ internal static class IscsiServeCommand
     }
 
     private sealed record ServeSettings(
-        string Path, long? Size, int BlockSize, string Iqn, IPEndPoint Portal,
+        string? Path, string[]? Pool, string? Volume, long? Size, int BlockSize, string Iqn, IPEndPoint Portal,
         ChapCredentials? Chap, ChapCredentials? MutualChap, string[] AllowedInitiators, bool Direct);
 
     internal static string DefaultIqn(string path)
@@ -109,18 +135,14 @@ internal static class IscsiServeCommand
 
     private static async Task<int> ServeAsync(ServeSettings s, CancellationToken ct)
     {
-        FileBlockDevice device;
-        try
+        var export = s.Pool is null ? OpenFile(s) : await OpenPoolVolumeAsync(s);
+        if (export is null)
         {
-            device = FileBlockDevice.Open(s.Path, s.Size, s.BlockSize, s.Direct);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            Console.Error.WriteLine($"strata: cannot open {s.Path}: {e.Message}");
             return 1;
         }
 
-        await using var _ = device;
+        await using var _ = export;
+        var device = export.Device;
         var policy = new TargetLoginPolicy
         {
             Name = s.Iqn,
@@ -136,10 +158,7 @@ internal static class IscsiServeCommand
         };
 
         var server = new IscsiTargetServer(options);
-        // The volume's identity (NAA designator, serial number) derives from the file's full path: stable
-        // across restarts, different per file.
-        using var allocationMap = IsRegularFile(s.Path) ? new SparseFileAllocationMap(s.Path, device.BlockSize) : null;
-        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity(s.Path), allocationMap);
+        var unit = new BlockLogicalUnit(device, export.Identity, export.AllocationMap);
         server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
         try
         {
@@ -157,7 +176,7 @@ internal static class IscsiServeCommand
             c.Cancel = true;
             stop.Cancel();
         });
-        Console.WriteLine($"strata: serving {s.Iqn} LUN 0 ({s.Path}, {ByteSize.Format(device.BlockCount * device.BlockSize)}, {device.BlockSize}-byte blocks) on {server.LocalEndPoint}");
+        Console.WriteLine($"strata: serving {s.Iqn} LUN 0 ({export.Description}, {ByteSize.Format(device.BlockCount * device.BlockSize)}, {device.BlockSize}-byte blocks) on {server.LocalEndPoint}");
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token);
@@ -170,5 +189,71 @@ internal static class IscsiServeCommand
         await server.DisposeAsync();
         await device.FlushAsync(CancellationToken.None);
         return 0;
+    }
+
+    private static Export? OpenFile(ServeSettings s)
+    {
+        try
+        {
+            var device = FileBlockDevice.Open(s.Path!, s.Size, s.BlockSize, s.Direct);
+            // The volume's identity (NAA designator, serial number) derives from the file's full path: stable
+            // across restarts, different per file.
+            var map = IsRegularFile(s.Path!) ? new SparseFileAllocationMap(s.Path!, device.BlockSize) : null;
+            return new Export(device, new LogicalUnitIdentity(s.Path!), map, s.Path!, null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"strata: cannot open {s.Path}: {e.Message}");
+            return null;
+        }
+    }
+
+    private static async Task<Export?> OpenPoolVolumeAsync(ServeSettings s)
+    {
+        StoragePool pool;
+        try
+        {
+            pool = await StoragePool.OpenAsync(s.Pool!);
+        }
+        catch (PoolException e)
+        {
+            Console.Error.WriteLine($"strata: {e.Message}");
+            return null;
+        }
+
+        try
+        {
+            var volume = pool.OpenVolume(s.Volume!); // its block size is the volume's own, set at creation
+
+            // Identity from the pool's UUID and the volume's name: stable across restarts and hosts.
+            return new Export(volume, new LogicalUnitIdentity($"{pool.Id}/{volume.Name}"), new PoolVolumeAllocationMap(volume), $"volume '{volume.Name}' of pool '{pool.Name}'", pool);
+        }
+        catch (PoolException e)
+        {
+            Console.Error.WriteLine($"strata: {e.Message}");
+            await pool.DisposeAsync();
+            return null;
+        }
+    }
+
+    /// <summary>What is served, and what closes with it (a pool volume's pool closes cleanly after it).</summary>
+    private sealed record Export(IBlockDevice Device, LogicalUnitIdentity Identity, IAllocationMap? AllocationMap, string Description, StoragePool? Pool) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Device.DisposeAsync();
+            (AllocationMap as IDisposable)?.Dispose();
+            if (Pool is not null)
+            {
+                await Pool.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>GET LBA STATUS for a pool volume, from its chunk map.</summary>
+    private sealed class PoolVolumeAllocationMap(PoolVolume volume) : IAllocationMap
+    {
+        public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default) =>
+            ValueTask.FromResult(volume.GetExtent(lba, maxBlocks));
     }
 }
