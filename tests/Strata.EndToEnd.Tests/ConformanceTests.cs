@@ -25,6 +25,18 @@ public sealed class ConformanceTests(ITestOutputHelper output) : IDisposable
         AssertPasses(report, run, target, expectWholeFamily: true);
     }
 
+    /// <summary>The same suite on a thin volume of a pool: the pool engine under every SCSI command.</summary>
+    [Fact]
+    public async Task A_pool_volume_passes_iscsi_test_cu_with_dataloss()
+    {
+        await using var target = await StrataTarget.StartAsync(new TargetOptions { File = _scratch.File("cu-pool.img"), Pool = true }, _log);
+        var (report, run) = await RunSuiteAsync(target, Family, "strata-pool-iscsi-test-cu.log");
+        AssertPasses(report, run, target, expectWholeFamily: true);
+        Assert.Equal(0, await target.StopAsync(TimeSpan.FromSeconds(60)));
+        var check = await target.CheckPoolAsync();
+        Assert.True(check.ExitCode == 0, "strata pool check failed after the suite:\n" + check.Describe());
+    }
+
     /// <summary>There are no CHAP tests in iscsi-test-cu 1.19: CHAP is proven by running the suite's iSCSI
     /// family (command numbering, data sequencing, residuals, task management) and its multi-session
     /// tests over sessions that logged in with mutual CHAP. LoginTests checks the refusals.</summary>

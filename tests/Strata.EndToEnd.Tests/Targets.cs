@@ -9,5 +9,8 @@ public static class Targets
     public const string Strata = "strata";
     public const string Tgt = "tgt";
 
+    /// <summary>Strata serving a thin volume of a pool (the pool engine under the target) instead of a file.</summary>
+    public const string StrataPool = "strata-pool";
+
     public static TheoryData<string> Both => new() { Strata, Tgt };
 }

@@ -21,6 +21,11 @@ public sealed record TargetOptions
     /// <summary>Run the target inside this network namespace (ip netns exec).</summary>
     public Netns? Netns { get; init; }
     public bool Direct { get; init; }
+    /// <summary>
+    /// Strata only: <see cref="File"/> is the vdev of a pool (created with <c>strata pool create</c>) and the LUN
+    /// is a thin volume of it (<c>strata iscsi serve --pool --volume</c>) instead of the file itself.
+    /// </summary>
+    public bool Pool { get; init; }
 }
 
 /// <summary>An iSCSI target process serving one disk LUN: Strata or Debian's tgt.</summary>
@@ -56,6 +61,7 @@ public static class TargetExtensions
     public static async Task<IIscsiTarget> StartAsync(string kind, TargetOptions options, Action<string> log) => kind switch
     {
         "strata" => await StrataTarget.StartAsync(options, log),
+        "strata-pool" => await StrataTarget.StartAsync(options with { Pool = true }, log),
         "tgt" => await TgtTarget.StartAsync(options, log),
         _ => throw new ArgumentException($"unknown target kind {kind}", nameof(kind)),
     };

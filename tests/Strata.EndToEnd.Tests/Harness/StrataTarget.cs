@@ -47,12 +47,14 @@ public sealed class StrataTarget : IIscsiTarget
     private List<string> Arguments()
     {
         var o = _options;
-        var args = new List<string>
-        {
-            "iscsi", "serve", "--file", o.File, "--size", o.SizeBytes.ToString(CultureInfo.InvariantCulture),
-            "--block-size", o.BlockSize.ToString(CultureInfo.InvariantCulture), "--portal", $"{o.Host}:{Port}",
-        };
-        if (o.Iqn is not null) args.AddRange(["--iqn", o.Iqn]);
+        var args = o.Pool
+            ? new List<string> { "iscsi", "serve", "--pool", o.File, "--volume", VolumeName, "--portal", $"{o.Host}:{Port}", "--iqn", Iqn }
+            : new List<string>
+            {
+                "iscsi", "serve", "--file", o.File, "--size", o.SizeBytes.ToString(CultureInfo.InvariantCulture),
+                "--block-size", o.BlockSize.ToString(CultureInfo.InvariantCulture), "--portal", $"{o.Host}:{Port}",
+            };
+        if (o.Iqn is not null && !o.Pool) args.AddRange(["--iqn", o.Iqn]);
         if (o.Chap is not null) args.AddRange(["--chap-user", o.Chap.User, "--chap-secret", o.Chap.Secret]);
         if (o.MutualChap is not null) args.AddRange(["--mutual-chap-user", o.MutualChap.User, "--mutual-chap-secret", o.MutualChap.Secret]);
         foreach (string iqn in o.AllowInitiators) args.AddRange(["--allow-initiator", iqn]);
@@ -60,8 +62,36 @@ public sealed class StrataTarget : IIscsiTarget
         return args;
     }
 
+    /// <summary>The pool volume a <see cref="TargetOptions.Pool"/> target serves.</summary>
+    public string VolumeName => Path.GetFileNameWithoutExtension(_options.File) + "-vol";
+
+    /// <summary>Creates the pool and its volume with the CLI, the first time.</summary>
+    private async Task CreatePoolAsync()
+    {
+        if (File.Exists(_options.File))
+        {
+            return;
+        }
+
+        string exe = Repo.StrataExe;
+        var timeout = TimeSpan.FromMinutes(1);
+        // Room for the volume written full, the pool's metadata ring, and snapshots' copies.
+        string vdevSize = (_options.SizeBytes * 2 + (256L << 20)).ToString(CultureInfo.InvariantCulture);
+        await Tool.RunCheckedAsync(exe, ["pool", "create", "--pool", _options.File, "--size", vdevSize], timeout, log: _log);
+        await Tool.RunCheckedAsync(exe, ["pool", "volume", "--pool", _options.File, VolumeName, "--size", _options.SizeBytes.ToString(CultureInfo.InvariantCulture), "--block-size", _options.BlockSize.ToString(CultureInfo.InvariantCulture)], timeout, log: _log);
+    }
+
+    /// <summary><c>strata pool check</c> on the pool (the target must be stopped): its output, and whether it passed.</summary>
+    public async Task<ToolResult> CheckPoolAsync() =>
+        await Tool.RunAsync(Repo.StrataExe, ["pool", "check", "--pool", _options.File], TimeSpan.FromMinutes(5), log: _log);
+
     private async Task StartProcessAsync()
     {
+        if (_options.Pool)
+        {
+            await CreatePoolAsync();
+        }
+
         string exe = Repo.StrataExe;
         var args = Arguments();
         _process = _options.Netns is null
