@@ -10,6 +10,12 @@ var root = new RootCommand("Strata: replicated block storage for containers, ser
     VersionCommand.Create(),
 };
 
+// Tables piped to a file or another program keep one line per row, like kubectl's, whatever their width.
+if (Console.IsOutputRedirected)
+{
+    Spectre.Console.AnsiConsole.Profile.Width = 1000;
+}
+
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {

@@ -26,7 +26,7 @@ public sealed class IscsiServeCommandTests : IDisposable
     [InlineData("--size 1G --chap-user u --chap-secret s --mutual-chap-user m", "--mutual-chap-user and --mutual-chap-secret go together")]
     public async Task Bad_arguments_fail_with_a_message_naming_the_problem(string args, string expected)
     {
-        var (code, _, error) = await RunAsync($"iscsi serve --file {Path.Combine(_dir, "x.img")} {args}");
+        var (code, _, error) = await StrataCli.RunAsync($"iscsi serve --file {Path.Combine(_dir, "x.img")} {args}");
         Assert.NotEqual(0, code);
         Assert.Contains(expected, error, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_dir, "x.img")), "a refused command must not create the file");
@@ -36,7 +36,7 @@ public sealed class IscsiServeCommandTests : IDisposable
     public async Task A_missing_file_without_a_size_is_a_clear_error()
     {
         string path = Path.Combine(_dir, "absent.img");
-        var (code, _, error) = await RunAsync($"iscsi serve --file {path} --portal 127.0.0.1:0");
+        var (code, _, error) = await StrataCli.RunAsync($"iscsi serve --file {path} --portal 127.0.0.1:0");
         Assert.Equal(1, code);
         Assert.Contains($"cannot open {path}", error, StringComparison.Ordinal);
     }
@@ -45,7 +45,7 @@ public sealed class IscsiServeCommandTests : IDisposable
     public async Task Serve_listens_and_stops_on_SIGTERM()
     {
         string path = Path.Combine(_dir, "lun.img");
-        var psi = new ProcessStartInfo(StrataExecutable(), ["iscsi", "serve", "--file", path, "--size", "16M", "--portal", "127.0.0.1:0"])
+        var psi = new ProcessStartInfo(StrataCli.Executable, ["iscsi", "serve", "--file", path, "--size", "16M", "--portal", "127.0.0.1:0"])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -75,19 +75,6 @@ public sealed class IscsiServeCommandTests : IDisposable
             }
         }
     }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string args)
-    {
-        var psi = new ProcessStartInfo(StrataExecutable(), args) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(psi)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await output, await error);
-    }
-
-    /// <summary>The strata executable built beside this test assembly (a project reference copies it here).</summary>
-    private static string StrataExecutable() => Path.Combine(AppContext.BaseDirectory, "strata");
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }

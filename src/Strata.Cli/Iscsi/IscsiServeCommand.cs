@@ -44,7 +44,7 @@ internal static class IscsiServeCommand
             }
 
             var path = parse.GetValue(file)?.FullName;
-            var poolPaths = parse.GetValue(pool);
+            var poolPaths = parse.GetValue(pool) is { Length: > 0 } given ? given : null;
             string? volumeName = parse.GetValue(volume);
             long? bytes = parse.GetValue(size) is { } s && ByteSize.TryParse(s, out long b) ? b : null;
             var settings = new ServeSettings(
