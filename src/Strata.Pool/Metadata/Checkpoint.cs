@@ -65,6 +65,15 @@ internal static class Checkpoint
             state.AddLoaded(new VolumeRecord(id, name, kind, origin, size, blockSize, created, map));
         }
 
+        // Snapshots and clones shared their origin's pages while live; share them again.
+        foreach (var v in state.Volumes)
+        {
+            if (v.OriginId != 0 && state.Find(v.OriginId) is { } o)
+            {
+                v.Map.ShareIdenticalPagesWith(o.Map);
+            }
+        }
+
         return state;
     }
 }

@@ -103,6 +103,28 @@ internal sealed class ChunkMap
         return new ChunkMap(LogicalChunks, pages, Count);
     }
 
+    /// <summary>
+    /// Shares every page that holds the same entries as <paramref name="origin"/>'s: a snapshot or clone read from
+    /// a checkpoint takes no more memory than it did live.
+    /// </summary>
+    public void ShareIdenticalPagesWith(ChunkMap origin)
+    {
+        int n = Math.Min(_pages.Length, origin._pages.Length);
+        for (int pi = 0; pi < n; pi++)
+        {
+            var mine = _pages[pi];
+            var theirs = origin._pages[pi];
+            if (mine is null || theirs is null || mine == theirs || mine.Mapped != theirs.Mapped || !mine.Entries.AsSpan().SequenceEqual(theirs.Entries))
+            {
+                continue;
+            }
+
+            mine.Sharers--;
+            theirs.Sharers++;
+            _pages[pi] = theirs;
+        }
+    }
+
     /// <summary>Lets go of every page (the map is being deleted or replaced).</summary>
     public void Release()
     {

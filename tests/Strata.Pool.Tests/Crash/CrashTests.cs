@@ -186,7 +186,7 @@ public sealed class CrashTests(ITestOutputHelper output)
                 }
             }
 
-            foreach (var info in pool.ListVolumes().Where(v => v.Kind == Space.VolumeKind.Snapshot).ToArray())
+            foreach (var info in pool.ListVolumes().Where(v => v.Kind == Strata.Pool.Space.VolumeKind.Snapshot).ToArray())
             {
                 int b = int.Parse(info.Name[(info.Name.IndexOf('@') + 2)..]);
                 Assert.False(deleted.Contains(b), $"snapshot {info.Name} was deleted, and is back");
