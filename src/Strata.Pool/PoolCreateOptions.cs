@@ -16,8 +16,8 @@ public sealed record PoolCreateOptions
     public int ChunkSize { get; init; } = 64 * 1024;
 
     /// <summary>
-    /// Bytes of metadata log on each vdev. Null: 256 bytes per data chunk (0.4% at 64 KiB chunks), at least 8 MiB.
-    /// Half of it bounds the checkpoint: 8 bytes per mapping, so the pool can hold about 16 mappings per chunk.
+    /// Bytes of metadata log on each vdev. Null: 512 bytes per data chunk of the vdevs (0.8% at 64 KiB chunks), at
+    /// least 8 MiB. A quarter of it bounds the checkpoint, 8 bytes per mapping: about 16 mappings per chunk.
     /// </summary>
     public long? MetadataBytes { get; init; }
 
