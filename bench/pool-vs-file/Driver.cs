@@ -10,7 +10,8 @@ internal sealed record Workload(int IoBytes, int Depth, bool Write, bool FlushAt
 /// <param name="Seconds">From the end of the warm-up until the last I/O completed and, for writes, the final flush did.</param>
 /// <param name="FlushSeconds">The final flush's share of <paramref name="Seconds"/>.</param>
 /// <param name="SpaceUsedUp">The workload ran out of fresh space before its time was up.</param>
-internal sealed record Measurement(long Ops, long Bytes, double Seconds, double FlushSeconds, MachineLoad Load, bool SpaceUsedUp)
+/// <param name="Threads">Thread-pool threads at the end (the file I/O runs on them, one blocking call each).</param>
+internal sealed record Measurement(long Ops, long Bytes, double Seconds, double FlushSeconds, MachineLoad Load, bool SpaceUsedUp, int Threads)
 {
     public double Iops => Ops / Seconds;
 
@@ -160,7 +161,7 @@ internal static class Driver
 
             double seconds = clock.Elapsed.TotalSeconds;
             var load = MachineLoad.Between(load0, MachineSample.Take());
-            return new Measurement(ops, ops * w.IoBytes, seconds, seconds - beforeFlush, load, usedUp);
+            return new Measurement(ops, ops * w.IoBytes, seconds, seconds - beforeFlush, load, usedUp, ThreadPool.ThreadCount);
         }
         finally
         {
