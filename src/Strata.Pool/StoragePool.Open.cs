@@ -11,11 +11,18 @@ public sealed partial class StoragePool
 {
     private const long MinRingBytes = 256 * 1024;
 
+    /// <summary>How vdevs are opened: a path and, to create a sparse file, a size. Tests put fault injection here.</summary>
+    internal delegate IBlockDevice VdevOpener(string path, long? createSize);
+
+    private static IBlockDevice OpenFile(string path, long? createSize) => FileBlockDevice.Open(path, createSize, 512);
+
     /// <summary>Creates a pool on the given vdevs (new sparse files, or existing files and block devices) and opens it.</summary>
-    public static async Task<StoragePool> CreateAsync(PoolCreateOptions options)
+    public static Task<StoragePool> CreateAsync(PoolCreateOptions options) => CreateAsync(options, OpenFile);
+
+    internal static async Task<StoragePool> CreateAsync(PoolCreateOptions options, VdevOpener openVdev)
     {
         Validate(options);
-        var devices = new List<FileBlockDevice>();
+        var devices = new List<IBlockDevice>();
         try
         {
             foreach (var spec in options.Vdevs)
@@ -33,7 +40,7 @@ public sealed partial class StoragePool
 
                 try
                 {
-                    devices.Add(FileBlockDevice.Open(spec.Path, existed ? null : spec.SizeBytes, 512));
+                    devices.Add(openVdev(spec.Path, existed ? null : spec.SizeBytes));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
                 {
@@ -93,14 +100,16 @@ public sealed partial class StoragePool
     /// Opens the pool whose vdevs are at <paramref name="paths"/> (in any order). A mirror missing a vdev opens
     /// Degraded; a striped pool missing one, vdevs of different pools, or two copies of one vdev are errors.
     /// </summary>
-    public static async Task<StoragePool> OpenAsync(IReadOnlyList<string> paths, bool readOnly = false)
+    public static Task<StoragePool> OpenAsync(IReadOnlyList<string> paths, bool readOnly = false) => OpenAsync(paths, readOnly, OpenFile);
+
+    internal static async Task<StoragePool> OpenAsync(IReadOnlyList<string> paths, bool readOnly, VdevOpener openVdev)
     {
         if (paths.Count == 0)
         {
             throw new PoolException("no vdev paths given");
         }
 
-        var opened = new List<(string Path, FileBlockDevice Device, VdevLabel Label)>();
+        var opened = new List<(string Path, IBlockDevice Device, VdevLabel Label)>();
         var unlabeled = new List<string>(); // zeroed, or never a vdev: the pool may still open without it
         try
         {
@@ -111,10 +120,10 @@ public sealed partial class StoragePool
                     throw new PoolException($"{path} does not exist");
                 }
 
-                FileBlockDevice device;
+                IBlockDevice device;
                 try
                 {
-                    device = FileBlockDevice.Open(path, null, 512);
+                    device = openVdev(path, null);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
                 {
@@ -317,7 +326,7 @@ public sealed partial class StoragePool
         }
     }
 
-    private static async Task<VdevLabel?> ReadLabelAsync(FileBlockDevice device)
+    private static async Task<VdevLabel?> ReadLabelAsync(IBlockDevice device)
     {
         if (device.BlockCount * device.BlockSize < DiskLayout.RingOffset)
         {
@@ -337,7 +346,7 @@ public sealed partial class StoragePool
         return null;
     }
 
-    private static async Task<Superblock?> ReadNewestSuperblockAsync(IEnumerable<FileBlockDevice> devices, Guid poolId)
+    private static async Task<Superblock?> ReadNewestSuperblockAsync(IEnumerable<IBlockDevice> devices, Guid poolId)
     {
         Superblock? newest = null;
         foreach (var d in devices)
@@ -355,7 +364,7 @@ public sealed partial class StoragePool
     }
 
     /// <summary>The valid superblocks of a vdev, newest first.</summary>
-    internal static async Task<List<Superblock>> ReadSuperblocksAsync(FileBlockDevice device, Guid poolId)
+    internal static async Task<List<Superblock>> ReadSuperblocksAsync(IBlockDevice device, Guid poolId)
     {
         var found = new List<Superblock>();
         var block = new byte[DiskLayout.MetadataBlock];

@@ -47,7 +47,7 @@ public sealed partial class StoragePool
             throw new PoolException($"{newPath} already holds vdev {other.VdevIndex} of pool '{other.PoolName}' ({other.PoolId}); delete it or choose another path");
         }
 
-        FileBlockDevice device;
+        IBlockDevice device;
         try
         {
             device = FileBlockDevice.Open(newPath, existed ? null : DiskLayout.AlignUp(needed, 1 << 20), 512);
@@ -108,7 +108,7 @@ public sealed partial class StoragePool
     private uint CurrentGeneration(int index) => _vdevs[index].Label?.Generation ?? _superblock.Vdevs[index].Generation;
 
     /// <summary>Copies every allocated chunk of <paramref name="source"/>'s group onto <paramref name="target"/>.</summary>
-    private async Task ResilverAsync(Vdev source, FileBlockDevice target, IProgress<(long Done, long Total)>? progress)
+    private async Task ResilverAsync(Vdev source, IBlockDevice target, IProgress<(long Done, long Total)>? progress)
     {
         List<long> offsets = [];
         lock (_meta)

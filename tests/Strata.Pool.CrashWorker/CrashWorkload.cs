@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Strata.Blocks;
 
 namespace Strata.Pool.CrashWorker;
 
@@ -49,6 +50,70 @@ public static class CrashWorkload
         }
 
         return ops;
+    }
+
+    /// <summary>
+    /// Runs batches of the workload on the pool's volume until an I/O fails (the process is killed, or the power
+    /// cut), saying each promise as it is kept: <c>ready</c>, <c>fua B I</c>, <c>durable B</c>, <c>snapshot B</c>,
+    /// <c>deleted B</c>.
+    /// </summary>
+    public static async Task RunAsync(StoragePool pool, int seed, Action<string> say)
+    {
+        if (pool.FindVolume(Volume) is null)
+        {
+            await pool.CreateVolumeAsync(Volume, VolumeBytes, BlockSize);
+        }
+
+        var volume = pool.OpenVolume(Volume);
+        say("ready");
+        var snapshots = new Queue<int>();
+        for (int batch = 1; ; batch++)
+        {
+            var ops = Batch(seed, batch);
+            var tasks = new List<Task>();
+            for (int i = 0; i < ops.Count; i++)
+            {
+                tasks.Add(RunOpAsync(volume, seed, batch, i, ops[i], say));
+            }
+
+            await Task.WhenAll(tasks);
+            await volume.FlushAsync();
+            say($"durable {batch}");
+            if (batch % SnapshotEvery == 0)
+            {
+                await pool.SnapshotAsync(Volume, SnapshotName(batch));
+                say($"snapshot {batch}");
+                snapshots.Enqueue(batch);
+                if (snapshots.Count > 2)
+                {
+                    int old = snapshots.Dequeue();
+                    await pool.DeleteAsync($"{Volume}@{SnapshotName(old)}");
+                    say($"deleted {old}");
+                }
+            }
+        }
+    }
+
+    private static async Task RunOpAsync(PoolVolume volume, int seed, int batch, int index, WorkloadOp op, Action<string> say)
+    {
+        await Task.Yield();
+        if (op.Unmap)
+        {
+            await volume.UnmapAsync(op.Lba, op.Blocks);
+            return;
+        }
+
+        var data = new byte[op.Blocks * BlockSize];
+        for (int b = 0; b < op.Blocks; b++)
+        {
+            Fill(data.AsSpan(b * BlockSize, BlockSize), seed, batch, index, op.Lba + b);
+        }
+
+        await volume.WriteAsync(op.Lba, data, op.Fua ? WriteFlags.Fua : WriteFlags.None);
+        if (op.Fua)
+        {
+            say($"fua {batch} {index}");
+        }
     }
 
     /// <summary>The bytes of block <paramref name="lba"/> as op <paramref name="op"/> of a batch writes it.</summary>

@@ -1,4 +1,3 @@
-using Strata.Blocks;
 using Strata.Pool;
 using Strata.Pool.CrashWorker;
 
@@ -29,58 +28,5 @@ var pool = File.Exists(paths[0])
         MetadataBytes = 512 * 1024,
         Vdevs = paths.Select(p => new VdevSpec(p, CrashWorkload.VdevBytes)).ToArray(),
     });
-if (pool.FindVolume(CrashWorkload.Volume) is null)
-{
-    await pool.CreateVolumeAsync(CrashWorkload.Volume, CrashWorkload.VolumeBytes, CrashWorkload.BlockSize);
-}
-
-var volume = pool.OpenVolume(CrashWorkload.Volume);
-output.WriteLine("ready");
-var snapshots = new Queue<int>();
-for (int batch = 1; ; batch++)
-{
-    var ops = CrashWorkload.Batch(seed, batch);
-    var tasks = new List<Task>();
-    for (int i = 0; i < ops.Count; i++)
-    {
-        tasks.Add(RunAsync(batch, i, ops[i]));
-    }
-
-    await Task.WhenAll(tasks);
-    await volume.FlushAsync();
-    output.WriteLine($"durable {batch}");
-    if (batch % CrashWorkload.SnapshotEvery == 0)
-    {
-        await pool.SnapshotAsync(CrashWorkload.Volume, CrashWorkload.SnapshotName(batch));
-        output.WriteLine($"snapshot {batch}");
-        snapshots.Enqueue(batch);
-        if (snapshots.Count > 2)
-        {
-            int old = snapshots.Dequeue();
-            await pool.DeleteAsync($"{CrashWorkload.Volume}@{CrashWorkload.SnapshotName(old)}");
-            output.WriteLine($"deleted {old}");
-        }
-    }
-}
-
-async Task RunAsync(int batch, int index, WorkloadOp op)
-{
-    await Task.Yield();
-    if (op.Unmap)
-    {
-        await volume.UnmapAsync(op.Lba, op.Blocks);
-        return;
-    }
-
-    var data = new byte[op.Blocks * CrashWorkload.BlockSize];
-    for (int b = 0; b < op.Blocks; b++)
-    {
-        CrashWorkload.Fill(data.AsSpan(b * CrashWorkload.BlockSize, CrashWorkload.BlockSize), seed, batch, index, op.Lba + b);
-    }
-
-    await volume.WriteAsync(op.Lba, data, op.Fua ? WriteFlags.Fua : WriteFlags.None);
-    if (op.Fua)
-    {
-        output.WriteLine($"fua {batch} {index}");
-    }
-}
+await CrashWorkload.RunAsync(pool, seed, output.WriteLine);
+return 0;

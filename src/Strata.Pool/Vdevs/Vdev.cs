@@ -6,7 +6,7 @@ namespace Strata.Pool.Vdevs;
 /// <summary>One file or block device of a pool, its label, and whether the pool uses it.</summary>
 internal sealed class Vdev
 {
-    public Vdev(int index, string path, FileBlockDevice? device, VdevLabel? label, VdevState state)
+    public Vdev(int index, string path, IBlockDevice? device, VdevLabel? label, VdevState state)
     {
         Index = index;
         Path = path;
@@ -21,7 +21,7 @@ internal sealed class Vdev
     public string Path { get; private set; }
 
     /// <summary>Null when the vdev is missing.</summary>
-    public FileBlockDevice? Device { get; private set; }
+    public IBlockDevice? Device { get; private set; }
 
     public VdevLabel? Label { get; private set; }
 
@@ -35,7 +35,7 @@ internal sealed class Vdev
     public long SizeBytes => Device is null ? 0 : Device.BlockCount * Device.BlockSize;
 
     /// <summary>Puts a replacement in this slot (pool replace, after its resilver).</summary>
-    public void Attach(string path, FileBlockDevice device, VdevLabel label)
+    public void Attach(string path, IBlockDevice device, VdevLabel label)
     {
         Path = path;
         Device = device;

@@ -92,7 +92,8 @@ public sealed class CrashTests(ITestOutputHelper output)
         return lines;
     }
 
-    private static async Task<byte[]> VerifyAsync(int seed, string[] paths, byte[] baseline, List<string> lines, TrialStats stats)
+    /// <summary>Checks the pool at <paramref name="paths"/> against the promises in <paramref name="lines"/> (see the worker); returns the volume's image.</summary>
+    internal static async Task<byte[]> VerifyAsync(int seed, string[] paths, byte[] baseline, List<string> lines, TrialStats stats)
     {
         bool ready = lines.Contains("ready");
         var durable = lines.Where(l => l.StartsWith("durable ", StringComparison.Ordinal)).Select(l => int.Parse(l[8..])).DefaultIfEmpty(0).Max();
@@ -247,7 +248,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         }
     }
 
-    private sealed class TrialStats
+    internal sealed class TrialStats
     {
         public int NotReady;
         public long Batches;
