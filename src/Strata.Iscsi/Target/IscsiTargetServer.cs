@@ -76,14 +76,40 @@ public sealed class IscsiTargetServer : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync(listener);
     }
 
+    /// <summary>How long the accept loop waits before it retries when the process is out of descriptors.</summary>
+    internal static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
     private async Task AcceptLoopAsync(Socket listener)
     {
+        bool outOfResources = false;
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
                 socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (!_stopping.IsCancellationRequested && e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of file descriptors (EMFILE, ENFILE) or memory: accept fails at once, again and again, while
+                // the connection stays in the backlog. Retrying at once spun a core until descriptors freed up;
+                // wait a little instead (connections end, the login timeout drops abandoned ones).
+                if (!outOfResources)
+                {
+                    Log($"accept failed: {e.Message}; retrying every {AcceptRetryDelay.TotalMilliseconds:0} ms");
+                    outOfResources = true;
+                }
+
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -93,6 +119,12 @@ public sealed class IscsiTargetServer : IAsyncDisposable
                 }
 
                 continue;
+            }
+
+            if (outOfResources)
+            {
+                Log("accepting connections again");
+                outOfResources = false;
             }
 
             IscsiConnection connection;

@@ -242,7 +242,12 @@ internal sealed class TestInitiator : IAsyncDisposable
             throw new TargetMisbehaved($"a Reject must carry the rejected PDU's 48-byte header (RFC 7143 11.17): {pdu}");
         }
 
-        if (pdu.Opcode != 0x23)
+        // Every target PDU carries the window (RFC 7143 11.13.4 for the Login Response: valid when Status-Class
+        // is 0). Skipping the Login Responses left ExpCmdSN 0 until the first answer in the full feature phase,
+        // and the fuzzer's "behind ExpCmdSN" CmdSN (ExpCmdSN - 1 - n) then fell inside the real window of a
+        // session whose CmdSN starts near 2^32: the target rightly held the command and answered it once the gap
+        // filled, and the fuzzer took that for an answer to an ignored PDU.
+        if (pdu.Opcode != 0x23 || pdu.Header[36] == 0)
         {
             ExpCmdSN = pdu.ExpCmdSN;
             MaxCmdSN = pdu.MaxCmdSN;

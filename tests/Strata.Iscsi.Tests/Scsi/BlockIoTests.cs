@@ -127,6 +127,32 @@ public sealed class BlockIoTests
         Assert.Equal(1, d[36]); // deallocated
     }
 
+    [Theory]
+    [InlineData(16, 64)] // allocation length below one descriptor: the header and half of it
+    [InlineData(64, 12)] // a data-in buffer shorter than the allocation length: what fits
+    public async Task Get_lba_status_is_cut_to_the_allocation_length_and_the_buffer(int allocation, int buffer)
+    {
+        var t = new ScsiTestTarget();
+        await t.ClearAttentionAsync();
+        await t.RunAsync(Cdb.Write10(0, 4), new byte[4 * 512]);
+        var full = await t.RunAsync(Cdb.GetLbaStatus(0, 64), dataIn: 64);
+        var cut = await t.RunAsync(Cdb.GetLbaStatus(0, (uint)allocation), dataIn: buffer);
+        Assert.Equal(ScsiStatus.Good, cut.Status);
+        int expected = Math.Min(allocation, full.TransferLength);
+        Assert.Equal(expected, cut.TransferLength);
+        int shown = Math.Min(expected, buffer);
+        if (allocation >= 24)
+        {
+            Assert.Equal(full.DataIn.Span[..shown].ToArray(), cut.DataIn.Span[..shown].ToArray());
+        }
+        else
+        {
+            // One descriptor (the least it returns): PARAMETER DATA LENGTH 20, then its first bytes.
+            Assert.Equal(20u, BinaryPrimitives.ReadUInt32BigEndian(cut.DataIn.Span));
+            Assert.Equal(full.DataIn.Span[8..shown].ToArray(), cut.DataIn.Span[8..shown].ToArray());
+        }
+    }
+
     [Fact]
     public async Task Unmap_validates_the_whole_list_before_deallocating()
     {

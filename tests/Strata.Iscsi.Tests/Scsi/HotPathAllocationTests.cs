@@ -40,37 +40,48 @@ public sealed class HotPathAllocationTests
             Run(write16, write: true);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
+        // qemu's iSCSI driver sends a GET LBA STATUS before every read of a thin LU when it does not cache.
+        byte[] getLbaStatus = Cdb.GetLbaStatus(8, 24);
+        byte[] testUnitReady = Cdb.TestUnitReady();
+        Run(getLbaStatus, write: false);
+
+        // This thread's allocation counter can jump by a few KB now and then without an allocation of ours, when
+        // a garbage collection runs for the tests beside this one (dotnet/runtime#63487, #74388): a command that
+        // allocates does it every time, so the least of three rounds is what this code allocates.
+        long reads = long.MaxValue, writes = long.MaxValue, turs = long.MaxValue, lbaStatus = long.MaxValue;
+        var rounds = new List<string>();
+        for (int round = 0; round < 3; round++)
         {
-            Run(read10, write: false);
+            long r = Measure(read10, write: false);
+            long w = Measure(write16, write: true);
+            long u = Measure(testUnitReady, write: false);
+            long l = Measure(getLbaStatus, write: false);
+            rounds.Add($"READ(10) {r}, WRITE(16) {w}, TEST UNIT READY {u}, GET LBA STATUS {l}");
+            (reads, writes, turs, lbaStatus) = (Math.Min(reads, r), Math.Min(writes, w), Math.Min(turs, u), Math.Min(lbaStatus, l));
         }
 
-        long reads = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-        {
-            Run(write16, write: true);
-        }
-
-        long writes = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
-        {
-            Run(Cdb.TestUnitReady(), write: false);
-        }
-
-        long turs = GC.GetAllocatedBytesForCurrentThread() - before - (1000 * 32);
+        string measured = $"bytes allocated by 1000 commands, in each of 3 rounds: {string.Join("; ", rounds)}";
         Assert.Equal(0, failures);
-        Assert.Equal(0L, turs);
+        Assert.True(turs == 0, measured);
         if (Optimized)
         {
-            Assert.Equal((0L, 0L), (reads, writes));
+            Assert.True(reads == 0 && writes == 0 && lbaStatus == 0, measured);
         }
         else
         {
             // A Debug build compiles async methods to classes, one small box per call; Release allocates nothing.
-            Assert.InRange(reads + writes, 0, 2000 * 512);
+            Assert.True(reads + writes + lbaStatus <= 3000 * 512, measured);
+        }
+
+        long Measure(byte[] cdb, bool write)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                Run(cdb, write);
+            }
+
+            return GC.GetAllocatedBytesForCurrentThread() - before;
         }
     }
 }

@@ -38,20 +38,48 @@ public sealed class HotPathAllocationTests(ITestOutputHelper output) : IAsyncLif
     {
         const int count = 20000;
         await Bench(write, 2000, size, depth);
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        using var probe = new AllocProbe();
-        await Bench(write, count, size, depth);
-        foreach (var kv in probe.Types.OrderByDescending(k => k.Value).Take(12))
-        {
-            output.WriteLine($"  {kv.Value} x {kv.Key}");
-        }
 
+        // The shared buffer pool grows to the most buffers ever in flight at once. That high-water mark still
+        // creeps up now and then after a warm-up (more often on a loaded machine), and each step allocates a
+        // whole buffer (128 KiB is 6.5 bytes per command of this run): growth, not a per-command cost. So the
+        // pool first gets more buffers than this queue depth can hold (a command's buffer, and qemu's GET LBA
+        // STATUS before each read, 4 KiB), returned at once.
+        Prewarm(size, 4 * depth);
+        Prewarm(4096, 4 * depth);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        await Bench(write, count, size, depth);
         long after = GC.GetTotalAllocatedBytes(precise: true);
         double perCommand = (after - before) / (double)count;
-        output.WriteLine($"{(write ? "write" : "read")} {size} B QD{depth}: {perCommand:0.0} bytes allocated per command");
+        string what = $"{(write ? "write" : "read")} {size} B QD{depth}: {perCommand:0.0} bytes allocated per command ({after - before} bytes over {count} commands, one connection's setup included)";
+        output.WriteLine(what);
 
-        // The budget leaves room for per-batch and timer allocations that are not per command.
-        Assert.True(perCommand < 64, $"{perCommand:0.0} bytes allocated per command");
+        // The budget leaves room for what one connection allocates once (its send batch and receive buffer,
+        // 320 KiB: 16 bytes per command here) and for per-batch and timer allocations that are not per command.
+        if (perCommand >= 64)
+        {
+            // What allocated, from a second run with the runtime's allocation samples. Only then: listening to
+            // the runtime's GC events allocates for every event (about 30 bytes per command of a 128 KiB read
+            // run, where collections are frequent), so the probe must not be on during the measured run.
+            var probe = new AllocProbe();
+            await Bench(write, count, size, depth);
+            probe.Dispose();
+            var sampled = string.Join(", ", probe.Types.OrderByDescending(k => k.Value).Take(12).Select(kv => $"{kv.Value} x {kv.Key}"));
+            Assert.Fail($"{what}; allocation samples (one per ~100 KB) of a second run: {sampled}");
+        }
+    }
+
+    private static void Prewarm(int size, int buffers)
+    {
+        var rented = new byte[buffers][];
+        for (int i = 0; i < buffers; i++)
+        {
+            rented[i] = PinnedBufferPool.Shared.Rent(size);
+        }
+
+        foreach (var b in rented)
+        {
+            PinnedBufferPool.Shared.Return(b);
+        }
     }
 
     private async Task Bench(bool write, int count, int size = 4096, int depth = 32)
@@ -68,8 +96,18 @@ public sealed class HotPathAllocationTests(ITestOutputHelper output) : IAsyncLif
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
-        Assert.True(process.ExitCode == 0, $"qemu-img {string.Join(' ', args)} failed: {await stdout}{await stderr}");
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(2));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+            Assert.Fail($"qemu-img {string.Join(' ', args)} did not finish in 2 minutes: {await stdout}{await stderr}");
+        }
+
+        Assert.True(process.ExitCode == 0, $"qemu-img {string.Join(' ', args)} failed with exit code {process.ExitCode}: {await stdout}{await stderr}");
     }
 
     public async Task DisposeAsync()

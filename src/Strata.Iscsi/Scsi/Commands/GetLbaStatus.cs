@@ -32,11 +32,13 @@ internal static class GetLbaStatus
         return RespondAsync(unit, task, (long)lba, allocation);
     }
 
+    /// <remarks>The descriptors are written straight into the task's data-in buffer (what does not fit is
+    /// dropped, as <see cref="BlockLogicalUnit.Respond"/> would): qemu's iSCSI driver sends a GET LBA STATUS before
+    /// every read of a thin LU when it does not cache, so this is a hot path and must not allocate.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask RespondAsync(BlockLogicalUnit unit, ScsiTask task, long lba, int allocation)
     {
         int wanted = Math.Clamp((allocation - 8) / 16, 1, MaxDescriptors);
-        var data = new byte[8 + (16 * wanted)];
         int count = 0;
         long at = lba;
         while (count < wanted && at < unit.BlockCount)
@@ -51,16 +53,40 @@ internal static class GetLbaStatus
                 blocks = Math.Clamp(blocks, 1, max);
             }
 
-            var d = data.AsSpan(8 + (16 * count));
-            BinaryPrimitives.WriteUInt64BigEndian(d, (ulong)at);
-            BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)blocks);
-            d[12] = mapped ? (byte)0 : (byte)1; // PROVISIONING STATUS: mapped, deallocated
+            WriteDescriptor(task, count, at, blocks, mapped);
             count++;
             at += blocks;
         }
 
         int length = 8 + (16 * count);
-        BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(length - 4));
-        BlockLogicalUnit.Respond(task, data.AsSpan(0, length), allocation);
+        WriteHeader(task, length);
+        BlockLogicalUnit.Good(task, Math.Min(length, allocation));
+    }
+
+    private static void WriteDescriptor(ScsiTask task, int index, long lba, long blocks, bool mapped)
+    {
+        Span<byte> d = stackalloc byte[16];
+        d.Clear();
+        BinaryPrimitives.WriteUInt64BigEndian(d, (ulong)lba);
+        BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)blocks);
+        d[12] = mapped ? (byte)0 : (byte)1; // PROVISIONING STATUS: mapped, deallocated
+        CopyToDataIn(task, 8 + (16 * index), d);
+    }
+
+    private static void WriteHeader(ScsiTask task, int length)
+    {
+        Span<byte> h = stackalloc byte[8];
+        h.Clear();
+        BinaryPrimitives.WriteUInt32BigEndian(h, (uint)(length - 4)); // PARAMETER DATA LENGTH
+        CopyToDataIn(task, 0, h);
+    }
+
+    private static void CopyToDataIn(ScsiTask task, int offset, ReadOnlySpan<byte> bytes)
+    {
+        var dataIn = task.DataIn.Span;
+        if (offset < dataIn.Length)
+        {
+            bytes[..Math.Min(bytes.Length, dataIn.Length - offset)].CopyTo(dataIn[offset..]);
+        }
     }
 }

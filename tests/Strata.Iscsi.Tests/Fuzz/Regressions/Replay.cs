@@ -67,5 +67,15 @@ internal static class Replay
 
     public static void AssertNoTargetFailure(FuzzTarget target) => Assert.Empty(target.Failures());
 
+    /// <summary>Waits until the target has finished with every connection (its receive loop ended, its tasks
+    /// released), so whatever it logs about them is in the log.</summary>
+    public static async Task WaitForNoConnectionsAsync(FuzzTarget target, CancellationToken ct)
+    {
+        while (target.Server.ConnectionCount > 0)
+        {
+            await Task.Delay(10, ct);
+        }
+    }
+
     internal sealed record Outcome(List<TargetPdu> Received, bool Closed, bool TimedOut);
 }
