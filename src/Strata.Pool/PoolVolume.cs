@@ -191,6 +191,7 @@ public sealed class PoolVolume : IBlockDevice
             {
                 _pool.Epoch.Exit(epoch);
                 _runtime.Gate.Exit();
+                _pool.NoteWrite(); // after the data went out, so a flush that starts later syncs it
             }
 
             if (!full)

@@ -1,3 +1,4 @@
+using Strata.Blocks;
 using Strata.Pool.Metadata;
 using Strata.Pool.OnDisk;
 using Strata.Pool.Space;
@@ -19,6 +20,8 @@ public sealed partial class StoragePool
     private long _commitRequests;
     private long _commitsDone;
     private int _releasing;
+    private long _writesSinceCommit = 1; // the first commit syncs whatever creation or recovery wrote
+    private Exception? _commitFailure;
 
     /// <summary>
     /// Makes every write completed before this call durable, with the metadata that maps it: one commit serves
@@ -36,13 +39,25 @@ public sealed partial class StoragePool
         await _commitLock.WaitAsync().ConfigureAwait(false);
         try
         {
+            ThrowIfCommitFailed();
             if (Interlocked.Read(ref _commitsDone) >= ticket)
             {
                 return; // a commit that started after we asked has finished
             }
 
             long upTo = Interlocked.Read(ref _commitRequests);
-            await CommitCoreAsync(forceCheckpoint: false).ConfigureAwait(false);
+            try
+            {
+                await CommitCoreAsync(forceCheckpoint: false).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // A failed sync or log write leaves it unknown what reached the disk: no later commit may claim
+                // durability for it ("fsyncgate"), so the pool refuses to commit again until it is reopened.
+                _commitFailure = e;
+                throw;
+            }
+
             Interlocked.Exchange(ref _commitsDone, upTo);
         }
         finally
@@ -50,6 +65,18 @@ public sealed partial class StoragePool
             _commitLock.Release();
         }
     }
+
+    private void ThrowIfCommitFailed()
+    {
+        if (_commitFailure is { } e)
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Medium,
+                $"pool '{Name}' could not commit ({e.Message}); nothing more is acknowledged until it is reopened", e);
+        }
+    }
+
+    /// <summary>Counts a write (or unmap) that the next commit must sync; called once its data went out.</summary>
+    internal void NoteWrite() => Interlocked.Increment(ref _writesSinceCommit);
 
     /// <summary>Appends a record to the next commit's batch (under the metadata lock).</summary>
     internal MetadataWriter PendingRecords => _pending;
@@ -151,8 +178,13 @@ public sealed partial class StoragePool
             _superblockDirty = false;
         }
 
-        // Rule 1: the data first, so no mapping committed below can point at data that is not on disk.
-        await _store.SyncAsync().ConfigureAwait(false);
+        // Rule 1: the data first, so no mapping committed below can point at data that is not on disk. A flush
+        // with nothing written since the last commit has nothing to sync.
+        bool dataWritten = Interlocked.Exchange(ref _writesSinceCommit, 0) != 0;
+        if (dataWritten || kind is not null || frees.Count > 0)
+        {
+            await _store.SyncAsync().ConfigureAwait(false);
+        }
         if (kind is { } k)
         {
             long free = _log.RingBytes - (long)(_log.Head - _prevCpLsn);

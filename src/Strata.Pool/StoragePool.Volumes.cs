@@ -76,7 +76,8 @@ public sealed partial class StoragePool
             await CommitAsync().ConfigureAwait(false);
         }
 
-        return FindVolume(full)!;
+        // Not Describe: counting unique chunks walks every mapping, and a new snapshot has none of its own.
+        return new VolumeInfo(full, VolumeKind.Snapshot, v.SizeBytes, v.BlockSize, v.Map.Count, 0, volume, DateTimeOffset.UtcNow);
     }
 
     /// <summary>Makes a writable volume <paramref name="name"/> from <paramref name="snapshot"/> (<c>volume@snapshot</c>).</summary>
@@ -97,7 +98,7 @@ public sealed partial class StoragePool
         }
 
         await CommitAsync().ConfigureAwait(false);
-        return FindVolume(name)!;
+        return new VolumeInfo(name, VolumeKind.Volume, s.SizeBytes, s.BlockSize, s.Map.Count, 0, snapshot, DateTimeOffset.UtcNow); // shares everything yet
     }
 
     /// <summary>Sets the volume's contents back to its snapshot's (the volume keeps its size).</summary>

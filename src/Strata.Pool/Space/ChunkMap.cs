@@ -153,6 +153,18 @@ internal sealed class ChunkMap
         LogicalChunks = logicalChunks;
     }
 
+    /// <summary>The entry arrays of the pages in use (an entry is physical + 1, 0 when unmapped): for tight loops.</summary>
+    public IEnumerable<uint[]> PageEntries()
+    {
+        foreach (var page in _pages)
+        {
+            if (page is not null)
+            {
+                yield return page.Entries;
+            }
+        }
+    }
+
     /// <summary>Every mapped entry in logical order.</summary>
     public IEnumerable<(uint Logical, uint Physical)> Entries()
     {

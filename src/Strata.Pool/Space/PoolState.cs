@@ -122,10 +122,7 @@ internal sealed class PoolState
         var old = v.Map;
         var map = s.Map.Share();
         map.Grow(ChunksOf(v.SizeBytes));
-        foreach (var (_, p) in map.Entries())
-        {
-            AddRef(p);
-        }
+        AddRefs(map);
 
         TotalEntries += map.Count - old.Count;
         v.Map = map;
@@ -163,12 +160,28 @@ internal sealed class PoolState
         _volumes.Add(record.Id, record);
         _overheadBytes += record.CheckpointOverhead;
         NextId = Math.Max(NextId, record.Id + 1);
-        foreach (var (_, p) in record.Map.Entries())
+        AddRefs(record.Map);
+        TotalEntries += record.Map.Count;
+    }
+
+    /// <summary>One more reference to every chunk of <paramref name="map"/> (a snapshot or clone of it): a tight loop
+    /// over the page arrays, since this runs while the volume's I/O is held.</summary>
+    private void AddRefs(ChunkMap map)
+    {
+        var counts = _refCounts;
+        long newlyAllocated = 0;
+        foreach (var entries in map.PageEntries())
         {
-            AddRef(p);
+            foreach (uint e in entries)
+            {
+                if (e != 0 && counts[e - 1]++ == 0)
+                {
+                    newlyAllocated++;
+                }
+            }
         }
 
-        TotalEntries += record.Map.Count;
+        AllocatedChunks += newlyAllocated;
     }
 
     private VolumeRecord Get(uint id) =>

@@ -95,7 +95,10 @@ internal sealed class PowerLossDevice(FileBlockDevice inner, PowerSupply power) 
         await inner.FlushAsync();
     }
 
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    /// <summary>The pool closing its vdev: the file stays open for <see cref="ApplyCutAsync"/>; <see cref="CloseAsync"/> closes it.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public ValueTask CloseAsync() => inner.DisposeAsync();
 
     /// <summary>Before a write: the flushed content of each sector not yet remembered (also returned).</summary>
     private async Task<byte[]> RememberAsync(long lba, int bytes)

@@ -70,21 +70,15 @@ public sealed class PowerLossTests(ITestOutputHelper output)
                 // the cut: every I/O from then on fails, and so does whatever the pool was doing
             }
 
-            foreach (var d in devices)
-            {
-                await d.ApplyCutAsync(random);
-            }
-
             if (pool is not null)
             {
                 await pool.AbandonAsync();
             }
-            else
+
+            foreach (var d in devices)
             {
-                foreach (var d in devices)
-                {
-                    await d.DisposeAsync();
-                }
+                await d.ApplyCutAsync(random);
+                await d.CloseAsync();
             }
 
             try
