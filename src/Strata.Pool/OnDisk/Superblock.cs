@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using Strata.Blocks;
-
 namespace Strata.Pool.OnDisk;
 
 /// <summary>
@@ -36,31 +33,19 @@ internal sealed record Superblock(Guid PoolId, ulong Sequence, ulong CheckpointL
             w.U32(v.Generation);
         }
 
-        w.PadTo(DiskLayout.MetadataBlock);
-        var bytes = w.Written.ToArray();
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Crc32C.Compute(bytes));
-        return bytes;
+        return ChecksummedBlock.Seal(w);
     }
 
     public static Superblock? TryDecode(ReadOnlySpan<byte> block)
     {
-        if (block.Length < DiskLayout.MetadataBlock || BinaryPrimitives.ReadUInt64LittleEndian(block) != Magic)
-        {
-            return null;
-        }
-
-        var copy = block[..DiskLayout.MetadataBlock].ToArray();
-        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(12));
-        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(12), 0);
-        if (Crc32C.Compute(copy) != crc)
+        if (ChecksummedBlock.Open(block, Magic) is not { } fields)
         {
             return null;
         }
 
         try
         {
-            var r = new MetadataReader(copy);
-            r.Take(16);
+            var r = new MetadataReader(fields);
             var poolId = new Guid(r.Take(16));
             ulong seq = r.U64();
             ulong cp = r.U64();

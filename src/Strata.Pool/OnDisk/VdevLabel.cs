@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using Strata.Blocks;
-
 namespace Strata.Pool.OnDisk;
 
 /// <summary>
@@ -49,32 +46,20 @@ internal sealed record VdevLabel(
         w.I64(DataOffset);
         w.I64(CreatedUnixMs);
         w.I64(OvercommitLimitBytes);
-        w.PadTo(DiskLayout.MetadataBlock);
-        var bytes = w.Written.ToArray();
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Crc32C.Compute(bytes));
-        return bytes;
+        return ChecksummedBlock.Seal(w);
     }
 
     /// <summary>The label in <paramref name="block"/>, or null when it is not a valid label (never written, torn, not ours).</summary>
     public static VdevLabel? TryDecode(ReadOnlySpan<byte> block)
     {
-        if (block.Length < DiskLayout.MetadataBlock || BinaryPrimitives.ReadUInt64LittleEndian(block) != Magic)
-        {
-            return null;
-        }
-
-        var copy = block[..DiskLayout.MetadataBlock].ToArray();
-        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(12));
-        BinaryPrimitives.WriteUInt32LittleEndian(copy.AsSpan(12), 0);
-        if (Crc32C.Compute(copy) != crc)
+        if (ChecksummedBlock.Open(block, Magic) is not { } fields)
         {
             return null;
         }
 
         try
         {
-            var r = new MetadataReader(copy);
-            r.Take(16);
+            var r = new MetadataReader(fields);
             var poolId = new Guid(r.Take(16));
             string name = r.String();
             var layout = (PoolLayout)r.U8();

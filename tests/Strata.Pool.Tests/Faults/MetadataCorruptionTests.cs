@@ -23,14 +23,7 @@ public sealed class MetadataCorruptionTests
         long newest = NewestSuperblockOffset(paths[0]);
         Tear(paths[0], newest, 4096, keep: 1000); // the first 1000 bytes made it, the rest is old garbage
 
-        var pool = await StoragePool.OpenAsync(paths);
-        await using (pool)
-        {
-            Assert.Equal(data, await PoolFixture.ReadVolumeAsync(pool, "v"));
-            Assert.Equal(2, pool.ListVolumes().Count);
-            var report = await pool.CheckAsync();
-            Assert.True(report.Ok, report.ToString());
-        }
+        await AssertRecoveredAsync(paths, data);
     }
 
     [Fact]
@@ -41,14 +34,7 @@ public sealed class MetadataCorruptionTests
         long checkpoint = CheckpointOffset(paths[0], NewestSuperblockOffset(paths[0]));
         FlipByte(paths[0], checkpoint + 100);
 
-        var pool = await StoragePool.OpenAsync(paths);
-        await using (pool)
-        {
-            Assert.Equal(data, await PoolFixture.ReadVolumeAsync(pool, "v"));
-            Assert.Equal(2, pool.ListVolumes().Count);
-            var report = await pool.CheckAsync();
-            Assert.True(report.Ok, report.ToString());
-        }
+        await AssertRecoveredAsync(paths, data);
     }
 
     [Fact]
@@ -120,6 +106,19 @@ public sealed class MetadataCorruptionTests
 
         var e = await Assert.ThrowsAsync<PoolException>(() => StoragePool.OpenAsync(paths));
         Assert.Contains("cannot be recovered", e.Message);
+    }
+
+    /// <summary>The pool opens with the volume's data and its snapshot, and checks clean.</summary>
+    private static async Task AssertRecoveredAsync(string[] paths, byte[] data)
+    {
+        var pool = await StoragePool.OpenAsync(paths);
+        await using (pool)
+        {
+            Assert.Equal(data, await PoolFixture.ReadVolumeAsync(pool, "v"));
+            Assert.Equal(2, pool.ListVolumes().Count);
+            var report = await pool.CheckAsync();
+            Assert.True(report.Ok, report.ToString());
+        }
     }
 
     /// <summary>A pool closed cleanly after a volume, a snapshot, and enough commits that both superblock slots are in use.</summary>
