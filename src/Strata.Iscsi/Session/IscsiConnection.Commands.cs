@@ -540,19 +540,24 @@ internal sealed partial class IscsiConnection
     /// <summary>Called when SCSI execution of a task finished: its response is queued, unless it was aborted.</summary>
     internal void Executed(IscsiTask task)
     {
+        bool aborted;
+        TaskCompletionSource? finished;
         lock (_tasks)
         {
-            // Off the table before the response is on the wire: the initiator may reuse the ITT at once.
+            // Off the table before the response is on the wire: the initiator may reuse the ITT at once. From
+            // here on task management no longer finds it; whether it was aborted first is decided under this
+            // lock, where task management marks it (AbortTasksAsync).
             if (_tasks.TryGetValue(task.Itt, out var current) && current == task)
             {
                 _tasks.Remove(task.Itt);
             }
 
             task.Executing = false;
+            aborted = task.Aborted;
+            finished = task.ExecutionFinished;
         }
 
-        var finished = task.ExecutionFinished;
-        if (task.Aborted || IsClosed)
+        if (aborted || IsClosed)
         {
             if (!task.Immediate && task.Admitted)
             {
