@@ -276,16 +276,30 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>
-    /// A rejected command whose turn it was still uses up its CmdSN: otherwise every later command would wait
-    /// behind a gap that never fills, and the session would stall on one bad PDU.
+    /// A rejected command still uses up its CmdSN, at once when it was its turn, when its turn comes when it arrived
+    /// ahead of a gap: otherwise every later command would wait behind a gap that never fills, and the session
+    /// would stall on one bad PDU.
     /// </summary>
     private void ConsumeRejectedCmdSN(bool immediate, uint cmdSN)
     {
-        if (!immediate && Window.Check(cmdSN) == CmdSNCheck.Next)
+        if (immediate)
         {
-            Window.Advance();
-            Window.Release();
-            AdmitWaitingCommands();
+            return;
+        }
+
+        switch (Window.Check(cmdSN))
+        {
+            case CmdSNCheck.Next:
+                Window.Advance();
+                Window.Release();
+                AdmitWaitingCommands();
+                break;
+            case CmdSNCheck.Ahead:
+                // Ahead of a gap: its CmdSN is used up when its turn comes, like that of a command aborted while
+                // it waited. Left out, ExpCmdSN stopped at it once the gap filled and every later command waited
+                // for a CmdSN that had already come.
+                _waitingForCmdSN.TryAdd(cmdSN, null);
+                break;
         }
     }
 
@@ -540,19 +554,24 @@ internal sealed partial class IscsiConnection
     /// <summary>Called when SCSI execution of a task finished: its response is queued, unless it was aborted.</summary>
     internal void Executed(IscsiTask task)
     {
+        bool aborted;
+        TaskCompletionSource? finished;
         lock (_tasks)
         {
-            // Off the table before the response is on the wire: the initiator may reuse the ITT at once.
+            // Off the table before the response is on the wire: the initiator may reuse the ITT at once. From
+            // here on task management no longer finds it; whether it was aborted first is decided under this
+            // lock, where task management marks it (AbortTasksAsync).
             if (_tasks.TryGetValue(task.Itt, out var current) && current == task)
             {
                 _tasks.Remove(task.Itt);
             }
 
             task.Executing = false;
+            aborted = task.Aborted;
+            finished = task.ExecutionFinished;
         }
 
-        var finished = task.ExecutionFinished;
-        if (task.Aborted || IsClosed)
+        if (aborted || IsClosed)
         {
             if (!task.Immediate && task.Admitted)
             {

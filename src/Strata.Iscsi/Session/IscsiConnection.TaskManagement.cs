@@ -100,29 +100,29 @@ internal sealed partial class IscsiConnection
 
     private async Task<TaskManagementResponse> AbortTaskAsync(uint referencedTag, uint refCmdSN, uint cmdSN)
     {
-        IscsiTask? target;
-        lock (_tasks)
+        // Found and marked in one step, under the lock the completion path takes (Executed): either the abort
+        // marks the task first, and no response of its own goes out, or its completion came first and queued its
+        // response, and the task no longer exists for us. Looking it up first and marking it after (as this did)
+        // let a command complete in between: the initiator got GOOD for it and "function complete" for its abort
+        // (libiscsi's iSCSITMF.AbortTaskSimpleAsync, about 1 run in 10).
+        if (await AbortTasksAsync(t => t.Itt == referencedTag).ConfigureAwait(false) > 0)
         {
-            _tasks.TryGetValue(referencedTag, out target);
+            return TaskManagementResponse.FunctionComplete;
         }
 
-        if (target is null)
-        {
-            // Not here. RFC 7143 11.5.1: if RefCmdSN is inside the window and before this request's CmdSN, the
-            // command is yet to arrive and is taken as received-and-aborted; otherwise it already completed
-            // (its response is out) or never existed.
-            bool pending = SerialNumber.InWindow(refCmdSN, Window.ExpCmdSN, Window.MaxCmdSN) && SerialNumber.LessThan(refCmdSN, cmdSN);
-            return pending ? TaskManagementResponse.FunctionComplete : TaskManagementResponse.TaskDoesNotExist;
-        }
-
-        await AbortTasksAsync(t => t == target).ConfigureAwait(false);
-        return TaskManagementResponse.FunctionComplete;
+        // Not here. RFC 7143 11.5.1: if RefCmdSN is inside the window and before this request's CmdSN, the
+        // command is yet to arrive and is taken as received-and-aborted; otherwise it already completed (its
+        // response is out, or queued) or never existed.
+        bool pending = SerialNumber.InWindow(refCmdSN, Window.ExpCmdSN, Window.MaxCmdSN) && SerialNumber.LessThan(refCmdSN, cmdSN);
+        return pending ? TaskManagementResponse.FunctionComplete : TaskManagementResponse.TaskDoesNotExist;
     }
 
     /// <summary>Aborts this connection's tasks that <paramref name="match"/> selects and waits until none of
-    /// them executes any more.</summary>
-    private async Task AbortTasksAsync(Func<IscsiTask, bool> match)
+    /// them executes any more; says how many it aborted. A task whose execution has finished is no longer
+    /// among them: its response is queued (<see cref="Executed"/> takes it off the table under the same lock).</summary>
+    private async Task<int> AbortTasksAsync(Func<IscsiTask, bool> match)
     {
+        int aborted = 0;
         List<IscsiTask> stopped = [];
         List<Task> running = [];
         lock (_tasks)
@@ -136,6 +136,7 @@ internal sealed partial class IscsiConnection
 
                 t.Aborted = true;
                 t.Scsi.Abort();
+                aborted++;
                 if (t.Executing)
                 {
                     t.ExecutionFinished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -174,5 +175,6 @@ internal sealed partial class IscsiConnection
         }
 
         await Task.WhenAll(running).ConfigureAwait(false);
+        return aborted;
     }
 }

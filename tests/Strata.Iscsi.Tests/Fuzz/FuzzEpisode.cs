@@ -52,7 +52,9 @@ internal sealed class FuzzFailure(string message) : Exception(message);
 /// </summary>
 internal sealed class FuzzEpisode
 {
-    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(15);
+    /// <summary>How long the target may take to answer a ping, or to close, before the episode counts as hung: a
+    /// safety net far beyond the milliseconds it takes, so a loaded machine cannot pass for a hang.</summary>
+    public static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
     private static readonly byte[] InterestingOpcodes =
         [0x07, 0x08, 0x0B, 0x0F, 0x11, 0x13, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x21, 0x23, 0x25, 0x31, 0x3F, 0x3E];
