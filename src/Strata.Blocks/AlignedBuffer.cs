@@ -21,14 +21,6 @@ public sealed unsafe class AlignedBuffer : MemoryManager<byte>
         _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(length, 1), Alignment);
     }
 
-    public static bool IsAligned(ReadOnlySpan<byte> span)
-    {
-        fixed (byte* p = span)
-        {
-            return ((nuint)p % 512) == 0 && span.Length % 512 == 0;
-        }
-    }
-
     public override Span<byte> GetSpan()
     {
         ObjectDisposedException.ThrowIf(_pointer == null, this);

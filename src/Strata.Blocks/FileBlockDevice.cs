@@ -93,9 +93,18 @@ public sealed class FileBlockDevice : IBlockDevice
             return ct.IsCancellationRequested ? ValueTask.FromCanceled(ct) : ValueTask.CompletedTask;
         }
 
-        if (_direct && !AlignedBuffer.IsAligned(buffer.Span))
+        if (_direct)
         {
-            return ReadBouncedAsync(lba * BlockSize, buffer);
+            // Checked on pinned memory, and pinned until the pread returns: a managed array the GC moved
+            // after an unpinned check would reach the kernel misaligned (EINVAL).
+            var pin = buffer.Pin();
+            if (!IsAligned(pin, buffer.Length))
+            {
+                pin.Dispose();
+                return ReadBouncedAsync(lba * BlockSize, buffer);
+            }
+
+            return PooledFileOperation.ReadAsync(this, _handle, buffer, lba * BlockSize, pin);
         }
 
         return PooledFileOperation.ReadAsync(this, _handle, buffer, lba * BlockSize);
@@ -115,9 +124,16 @@ public sealed class FileBlockDevice : IBlockDevice
             return fua ? FlushAsync(ct) : ValueTask.CompletedTask;
         }
 
-        if (_direct && !AlignedBuffer.IsAligned(data.Span))
+        if (_direct)
         {
-            return WriteBouncedAsync(lba * BlockSize, data, fua);
+            var pin = data.Pin();
+            if (!IsAligned(pin, data.Length))
+            {
+                pin.Dispose();
+                return WriteBouncedAsync(lba * BlockSize, data, fua);
+            }
+
+            return PooledFileOperation.WriteAsync(this, _handle, data, lba * BlockSize, fua, pin);
         }
 
         // FUA: pwrite then fdatasync in the same thread-pool item (SBC-3 4.11: durable when it completes).
@@ -189,6 +205,9 @@ public sealed class FileBlockDevice : IBlockDevice
 
         return count;
     }
+
+    private static unsafe bool IsAligned(System.Buffers.MemoryHandle pin, int length) =>
+        (nuint)pin.Pointer % 512 == 0 && length % 512 == 0;
 
     /// <summary>O_DIRECT needs aligned memory: an unaligned buffer goes through an aligned copy.</summary>
     private async ValueTask ReadBouncedAsync(long offset, Memory<byte> buffer)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
@@ -25,6 +26,7 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
     private Memory<byte> _readBuffer;
     private ReadOnlyMemory<byte> _writeBuffer;
     private long _offset;
+    private MemoryHandle _pin;
     private long _length;
     private Kind _kind;
 
@@ -39,15 +41,18 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
 
     /// <summary>Reads <paramref name="buffer"/> fully at <paramref name="offset"/>; bytes past the end of the file
     /// read as zeros.</summary>
-    public static ValueTask ReadAsync(FileBlockDevice device, SafeFileHandle handle, Memory<byte> buffer, long offset)
+    /// <param name="pin">Held until the call returns (O_DIRECT: the aligned buffer must not move), then released.</param>
+    public static ValueTask ReadAsync(FileBlockDevice device, SafeFileHandle handle, Memory<byte> buffer, long offset, MemoryHandle pin = default)
     {
         var op = Start(device, handle, Kind.Read, offset, 0, buffer, default);
+        op._pin = pin;
         return new ValueTask(op, op._core.Version);
     }
 
-    public static ValueTask WriteAsync(FileBlockDevice device, SafeFileHandle handle, ReadOnlyMemory<byte> buffer, long offset, bool fua)
+    public static ValueTask WriteAsync(FileBlockDevice device, SafeFileHandle handle, ReadOnlyMemory<byte> buffer, long offset, bool fua, MemoryHandle pin = default)
     {
         var op = Start(device, handle, fua ? Kind.WriteFua : Kind.Write, offset, 0, default, buffer);
+        op._pin = pin;
         return new ValueTask(op, op._core.Version);
     }
 
@@ -116,6 +121,11 @@ internal sealed class PooledFileOperation : IThreadPoolWorkItem, IValueTaskSourc
         catch (Exception e)
         {
             error = Translate(e);
+        }
+        finally
+        {
+            _pin.Dispose();
+            _pin = default;
         }
 
         // Outside the try: continuations run inline here, and their failures are not this I/O's.
