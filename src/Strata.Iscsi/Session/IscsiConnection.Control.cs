@@ -204,6 +204,13 @@ internal sealed partial class IscsiConnection
         }
 
         await WaitForTasksAsync().ConfigureAwait(false);
+        if (response == 0)
+        {
+            // Before the response: an initiator that logs in again right after it must find the nexus's
+            // reservations gone (iscsi-test-cu Reserve6.Logout races exactly this).
+            Session?.LoggedOut();
+        }
+
         var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, CloseAfter = response == 0, ReleasesSlot = taken };
         Span<byte> h = item.Header;
         h[0] = (byte)Opcode.LogoutResponse;
@@ -211,10 +218,6 @@ internal sealed partial class IscsiConnection
         h[2] = response;
         BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
         Enqueue(item);
-        if (response == 0)
-        {
-            Session?.LoggedOut();
-        }
     }
 
     /// <summary>A Reject carrying the offending PDU's header (RFC 7143 11.17). <paramref name="releasesSlot"/>: the

@@ -78,10 +78,11 @@ internal sealed class IscsiSession
 
     public bool IsDiscovery => Target is null;
 
-    /// <summary>The initiator logged out: the session ends when the connection closes.</summary>
-    public void LoggedOut()
-    {
-    }
+    /// <summary>
+    /// The initiator logged out: the I_T nexus is gone for the logical units (RESERVE/RELEASE reservations are
+    /// released, SPC-4 5.13) before the Logout Response goes out; the session ends when the connection closes.
+    /// </summary>
+    public void LoggedOut() => Executor?.NexusLost(Nexus);
 
     public void ConnectionClosed(IscsiConnection connection)
     {
