@@ -12,9 +12,16 @@ internal sealed partial class IscsiConnection
 {
     private readonly Stack<IscsiTask> _taskPool = new();
     private readonly Dictionary<uint, IscsiTask> _tasks = new();
-    /// <summary>Commands ahead of a CmdSN gap, by CmdSN; null for one aborted while it waited, whose CmdSN still
-    /// counts as received when the gap closes (RFC 7143 11.5.1: the aborted command was delivered).</summary>
-    private readonly SortedDictionary<uint, IscsiTask?> _waitingForCmdSN = new(SerialNumberComparer.Instance);
+    /// <summary>Non-immediate requests ahead of a CmdSN gap, by CmdSN: an <see cref="IscsiTask"/> for a SCSI
+    /// command, a <see cref="HeldControl"/> for a NOP-Out, Text, Task Management or Logout request; null for a
+    /// command aborted or rejected while it waited, whose CmdSN still counts as received when the gap closes
+    /// (RFC 7143 11.5.1: the aborted command was delivered). Keyed by CmdSN inside [ExpCmdSN, MaxCmdSN], so it
+    /// never holds more than the window.</summary>
+    private readonly SortedDictionary<uint, object?> _waitingForCmdSN = new(SerialNumberComparer.Instance);
+
+    /// <summary>A held control request has reached ExpCmdSN: the receive loop processes it
+    /// (<see cref="RunHeldControlsAsync"/>) before it reads the next PDU.</summary>
+    private bool _controlReady;
     private uint _nextTargetTransferTag = 1;
 
     /// <summary>The full feature phase: dispatch every PDU until logout, close or end of stream.</summary>
@@ -53,16 +60,16 @@ internal sealed partial class IscsiConnection
                     await DataOutAsync().ConfigureAwait(false);
                     break;
                 case Opcode.NopOut:
-                    await NopOutAsync().ConfigureAwait(false);
-                    break;
                 case Opcode.TaskManagementRequest:
-                    await TaskManagementAsync().ConfigureAwait(false);
-                    break;
                 case Opcode.TextRequest:
-                    await TextRequestAsync().ConfigureAwait(false);
-                    break;
                 case Opcode.LogoutRequest:
-                    await LogoutAsync().ConfigureAwait(false);
+                    if (await ControlArrivedAsync(opcode).ConfigureAwait(false) is { } data)
+                    {
+                        await ProcessControlAsync(opcode, data).ConfigureAwait(false);
+                    }
+
+                    // What waited for this one's CmdSN goes now, in order.
+                    AdmitWaitingCommands();
                     break;
                 case Opcode.LoginRequest:
                     // A login in the full feature phase is a protocol error (RFC 7143 6.3).
@@ -78,6 +85,11 @@ internal sealed partial class IscsiConnection
                     await SkipDataAsync().ConfigureAwait(false);
                     SendReject(RejectReason.CommandNotSupported);
                     break;
+            }
+
+            if (_controlReady)
+            {
+                await RunHeldControlsAsync().ConfigureAwait(false);
             }
         }
     }
@@ -303,20 +315,30 @@ internal sealed partial class IscsiConnection
         }
     }
 
+    /// <summary>Admits the held commands whose turn has come, in CmdSN order; stops at a held control request,
+    /// which the receive loop processes (it may wait: a logout for the tasks, a TMF for the aborted ones).</summary>
     private void AdmitWaitingCommands()
     {
-        while (_waitingForCmdSN.Remove(Window.ExpCmdSN, out var next))
+        while (_waitingForCmdSN.TryGetValue(Window.ExpCmdSN, out var next))
         {
+            if (next is HeldControl)
+            {
+                _controlReady = true;
+                return;
+            }
+
+            _waitingForCmdSN.Remove(Window.ExpCmdSN);
             Window.Advance();
             if (next is null)
             {
-                // Aborted while it waited: its CmdSN is consumed, it takes no slot.
+                // Aborted or rejected while it waited: its CmdSN is consumed, it takes no slot.
                 Window.Release();
                 continue;
             }
 
-            next.Admitted = true;
-            StartWhenReady(next, admitted: true);
+            var task = (IscsiTask)next;
+            task.Admitted = true;
+            StartWhenReady(task, admitted: true);
         }
     }
 

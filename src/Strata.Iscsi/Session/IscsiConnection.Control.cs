@@ -18,30 +18,16 @@ internal sealed partial class IscsiConnection
     private uint _textAnswerTag;
     private uint _nextPingTag = 1;
 
-    /// <summary>A NOP-Out (RFC 7143 11.18): a ping to answer, or the answer to our ping.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask NopOutAsync()
+    /// <summary>A NOP-Out (RFC 7143 11.18) asking for an answer: the NOP-In echoes its data. Its CmdSN, if
+    /// non-immediate, is taken (<see cref="ControlArrivedAsync"/>).</summary>
+    private ValueTask ProcessNopOut(ReadOnlyMemory<byte> data)
     {
         bool immediate = (_header[0] & 0x40) != 0;
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
-        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
         ulong lun = BinaryPrimitives.ReadUInt64BigEndian(_header.AsSpan(8));
-        if (itt == BasicHeaderSegment.ReservedTag)
-        {
-            // An answer to our NOP-In, or a one-way NOP-Out: nothing to send back (and it takes no CmdSN slot).
-            await SkipDataAsync().ConfigureAwait(false);
-            return;
-        }
-
-        if (!immediate && !AcceptCmdSN(cmdSN))
-        {
-            await SkipDataAsync().ConfigureAwait(false);
-            return;
-        }
 
         // The ping data comes back in the NOP-In (it was bounded by our MaxRecvDataSegmentLength, and the
         // initiator's bounds what we send).
-        var data = await ReceiveDataToScratchAsync().ConfigureAwait(false);
         var echo = data.Length == 0 ? ReadOnlyMemory<byte>.Empty
             : data[..Math.Min(data.Length, Parameters.InitiatorMaxRecvDataSegmentLength)].ToArray();
         var item = new Outbound { Kind = OutboundKind.Pdu, StatSN = StatSNUse.Advance, Data = echo, ReleasesSlot = !immediate };
@@ -52,6 +38,7 @@ internal sealed partial class IscsiConnection
         BinaryPrimitives.WriteUInt32BigEndian(h[16..], itt);
         BinaryPrimitives.WriteUInt32BigEndian(h[20..], BasicHeaderSegment.ReservedTag);
         Enqueue(item);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Our ping: a NOP-In asking for a NOP-Out (TTT set, ITT reserved; RFC 7143 11.19).</summary>
@@ -72,49 +59,24 @@ internal sealed partial class IscsiConnection
         Enqueue(item);
     }
 
-    /// <summary>Takes the CmdSN of a non-immediate non-SCSI request; false when it is outside the window.</summary>
-    private bool AcceptCmdSN(uint cmdSN)
-    {
-        switch (Window.Check(cmdSN))
-        {
-            case CmdSNCheck.Next:
-                Window.Advance();
-                AdmitWaitingCommands();
-                return true;
-            case CmdSNCheck.Ahead:
-                // Control requests are not held for a gap: take the slot and let the gap's commands follow.
-                return false;
-            default:
-                return false;
-        }
-    }
-
     /// <summary>
     /// A Text Request in the full feature phase (RFC 7143 11.10): SendTargets and the keys a session may
     /// re-declare. A request split with C=1 is gathered first (each part answered empty); an answer longer than
     /// the initiator's MaxRecvDataSegmentLength goes out in parts with C=1 and a Target Transfer Tag, each part
     /// fetched by an empty request carrying that tag (RFC 7143 6.6, 11.11).
     /// </summary>
-    private async ValueTask TextRequestAsync()
+    private ValueTask ProcessTextRequest(ReadOnlyMemory<byte> text)
     {
         bool immediate = (_header[0] & 0x40) != 0;
         bool final = (_header[1] & 0x80) != 0;
         bool more = (_header[1] & 0x40) != 0;
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
         uint ttt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(20));
-        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
-        bool taken = !immediate && AcceptCmdSN(cmdSN);
-        if (!immediate && !taken)
-        {
-            await SkipDataAsync().ConfigureAwait(false);
-            return;
-        }
-
-        var text = await ReceiveDataToScratchAsync().ConfigureAwait(false);
+        bool taken = !immediate;
         if (ttt != BasicHeaderSegment.ReservedTag && _textAnswer is not null && ttt == _textAnswerTag && text.IsEmpty)
         {
             SendTextPart(itt, taken);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         _textAnswer = null;
@@ -123,14 +85,14 @@ internal sealed partial class IscsiConnection
             _textRequest.Clear();
             SendReject(RejectReason.ProtocolError);
             ReleaseIfTaken(taken);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         _textRequest.AddRange(text.Span);
         if (more)
         {
             SendTextResponse(itt, BasicHeaderSegment.ReservedTag, final: false, more: false, ReadOnlyMemory<byte>.Empty, taken);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         var result = _textNegotiator!.Process(CollectionsMarshal.AsSpan(_textRequest));
@@ -139,13 +101,14 @@ internal sealed partial class IscsiConnection
         {
             SendReject(RejectReason.ProtocolError);
             ReleaseIfTaken(taken);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         _textAnswer = result.Response.ToArray();
         _textAnswerSent = 0;
         _textAnswerTag = NextTargetTransferTag();
         SendTextPart(itt, taken);
+        return ValueTask.CompletedTask;
     }
 
     private void SendTextPart(uint itt, bool releasesSlot)
@@ -182,15 +145,13 @@ internal sealed partial class IscsiConnection
     }
 
     /// <summary>A Logout Request (RFC 7143 11.14): outstanding commands finish, then the response, then close.</summary>
-    private async ValueTask LogoutAsync()
+    private async ValueTask ProcessLogoutAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;
         byte reason = (byte)(_header[1] & 0x7F);
         uint itt = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(16));
         ushort cid = BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(20));
-        uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
-        await SkipDataAsync().ConfigureAwait(false);
-        bool taken = !immediate && AcceptCmdSN(cmdSN);
+        bool taken = !immediate;
 
         byte response = 0; // connection or session closed successfully
         if (reason is 1 or 2 && cid != Cid)
@@ -283,6 +244,7 @@ internal sealed partial class IscsiConnection
             }
         }
 
+        ReleaseHeldControls();
         _waitingForCmdSN.Clear();
         foreach (var t in idle)
         {

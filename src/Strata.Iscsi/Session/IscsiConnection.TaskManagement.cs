@@ -9,7 +9,7 @@ internal sealed partial class IscsiConnection
     /// A Task Management Function Request (RFC 7143 11.5). Aborted tasks get no response of their own; the TMF
     /// response goes out only once they have stopped executing, so "function complete" means they are gone.
     /// </summary>
-    private async ValueTask TaskManagementAsync()
+    private async ValueTask ProcessTaskManagementAsync()
     {
         bool immediate = (_header[0] & 0x40) != 0;
         var function = (TaskManagementFunction)(_header[1] & 0x7F);
@@ -18,12 +18,7 @@ internal sealed partial class IscsiConnection
         uint referencedTag = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(20));
         uint cmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(24));
         uint refCmdSN = BinaryPrimitives.ReadUInt32BigEndian(_header.AsSpan(32));
-        await SkipDataAsync().ConfigureAwait(false);
-        bool taken = !immediate && AcceptCmdSN(cmdSN);
-        if (!immediate && !taken)
-        {
-            return;
-        }
+        bool taken = !immediate;
 
         var session = Session!;
         var executor = session.Executor;
@@ -42,7 +37,9 @@ internal sealed partial class IscsiConnection
                     break;
                 }
 
-                await AbortTasksAsync(t => t.Scsi.Lun == lun).ConfigureAwait(false);
+                // A non-immediate one is delivered in CmdSN order: commands after it, still held for a gap
+                // (not admitted), are not in the task set it aborts.
+                await AbortTasksAsync(t => t.Scsi.Lun == lun && (immediate || t.Admitted)).ConfigureAwait(false);
                 if (function == TaskManagementFunction.ClearTaskSet)
                 {
                     executor.TasksAborted(lun, session.Nexus);
@@ -158,7 +155,7 @@ internal sealed partial class IscsiConnection
         {
             foreach (var waiting in _waitingForCmdSN)
             {
-                if (waiting.Value == t)
+                if (ReferenceEquals(waiting.Value, t))
                 {
                     // Its CmdSN stays taken: dropping it left a gap that held every later command forever.
                     _waitingForCmdSN[waiting.Key] = null;
