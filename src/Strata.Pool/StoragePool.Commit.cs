@@ -78,9 +78,6 @@ public sealed partial class StoragePool
     /// <summary>Counts a write (or unmap) that the next commit must sync; called once its data went out.</summary>
     internal void NoteWrite() => Interlocked.Increment(ref _writesSinceCommit);
 
-    /// <summary>Appends a record to the next commit's batch (under the metadata lock).</summary>
-    internal MetadataWriter PendingRecords => _pending;
-
     /// <summary>A chunk that lost its last reference, or was allocated and not used: reusable after the next commit.</summary>
     internal void AddPendingFree(uint chunk) => _pendingFree.Add(chunk);
 
