@@ -1,10 +1,19 @@
 using System.CommandLine;
 using Strata.Cli;
+using Strata.Cli.Cluster;
+using Strata.Cli.Resources;
 using Strata.Cli.Iscsi;
 using Strata.Cli.Pool;
 
 var root = new RootCommand("Strata: replicated block storage for containers, served over iSCSI.")
 {
+    UpCommand.Create(),
+    ControlCommand.Create(),
+    NodeCommand.Create(),
+    ApplyCommand.Create(),
+    GetCommand.Create(),
+    DescribeCommand.Create(),
+    DeleteCommand.Create(),
     IscsiCommand.Create(),
     PoolCommand.Create(),
     VersionCommand.Create(),

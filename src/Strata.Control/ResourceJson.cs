@@ -61,6 +61,9 @@ public static class ResourceJson
     /// </summary>
     public static string ToYaml(Resource resource) => YamlJson.Write(ToNode(resource));
 
+    /// <summary>A resource as the API returns it (JSON), in YAML for <c>-o yaml</c>.</summary>
+    public static string ToYaml(JsonNode node) => YamlJson.Write(node);
+
     private static JsonSerializerOptions Create(bool indented, bool strict)
     {
         var options = new JsonSerializerOptions

@@ -58,6 +58,37 @@ public sealed class IscsiTargetServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Stops serving a target: new logins to it fail, and its sessions' connections close (their commands end with
+    /// the connection). Returns when they are closed, so its device can be closed after. False when there is no such target.
+    /// </summary>
+    public async Task<bool> RemoveTargetAsync(string name)
+    {
+        lock (_targets)
+        {
+            if (!_targets.Remove(name))
+            {
+                return false;
+            }
+        }
+
+        List<Task> closing = [];
+        lock (_connections)
+        {
+            foreach (var (connection, task) in _connections)
+            {
+                if (connection.Session?.Target?.Name == name)
+                {
+                    connection.Close("target removed");
+                    closing.Add(task);
+                }
+            }
+        }
+
+        await Task.WhenAll(closing).ConfigureAwait(false);
+        return true;
+    }
+
     public IscsiTarget? FindTarget(string name)
     {
         lock (_targets)

@@ -1,0 +1,203 @@
+using System.Text.Json;
+using Strata.Control.Manifests;
+using Strata.Control.Reconcile;
+using Strata.Control.Resources;
+using Strata.Control.Store;
+using Strata.State;
+
+namespace Strata.Control.Apply;
+
+/// <summary>
+/// `strata apply` and `strata delete`: every document of a manifest is checked, against its schema and against the
+/// cluster, before anything is written, so bad input changes nothing. Applying the same file again changes nothing.
+/// </summary>
+public sealed class ApplyService(IStore store, Action wake)
+{
+    private readonly ResourceStore _resources = new(store);
+    private readonly SemaphoreSlim _serial = new(1, 1); // applies and deletes check, then write: one at a time
+
+    public async Task<IReadOnlyList<ApplyOutcome>> ApplyAsync(string manifest, string source, CancellationToken ct)
+    {
+        IReadOnlyList<Resource> resources;
+        try
+        {
+            resources = ManifestParser.Parse(manifest, source);
+            foreach (var r in resources)
+            {
+                ManifestValidator.Validate(r);
+            }
+        }
+        catch (ManifestException e)
+        {
+            throw ControlException.BadRequest(e.Message);
+        }
+
+        if (resources.Count == 0)
+        {
+            throw ControlException.BadRequest($"{source}: no resources found");
+        }
+
+        await _serial.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var view = await ClusterView.ReadAsync(store, ct).ConfigureAwait(false);
+            var plans = new List<(Resource Incoming, Resource? Existing)>();
+            foreach (var incoming in resources)
+            {
+                var existing = await _resources.GetAsync<Resource>(incoming.Descriptor, incoming.Metadata.Namespace, incoming.Metadata.Name, ct).ConfigureAwait(false);
+                new ApplyRules(view, resources, source).Check(incoming, existing);
+                plans.Add((incoming, existing));
+            }
+
+            var outcomes = new List<ApplyOutcome>();
+            foreach (var (incoming, existing) in plans)
+            {
+                outcomes.Add(await WriteAsync(incoming, existing, ct).ConfigureAwait(false));
+            }
+
+            wake();
+            return outcomes;
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    private async Task<ApplyOutcome> WriteAsync(Resource incoming, Resource? existing, CancellationToken ct)
+    {
+        string kind = Label(incoming.Descriptor);
+        if (existing is null)
+        {
+            if (!await _resources.CreateAsync(incoming, ct).ConfigureAwait(false))
+            {
+                throw ControlException.Conflict($"{kind}/{incoming.Metadata.Name} was created by someone else meanwhile; apply again");
+            }
+
+            return new ApplyOutcome(kind, incoming.Metadata.Name, "created");
+        }
+
+        if (SameDesire(incoming, existing))
+        {
+            return new ApplyOutcome(kind, incoming.Metadata.Name, "unchanged");
+        }
+
+        // Take the user's spec, labels and annotations; keep what the system owns (identity, status).
+        incoming.Metadata.Uid = existing.Metadata.Uid;
+        incoming.Metadata.CreationTimestamp = existing.Metadata.CreationTimestamp;
+        incoming.Metadata.ResourceVersion = existing.Metadata.ResourceVersion;
+        CopyStatus(existing, incoming);
+        if (!await _resources.UpdateAsync(incoming, ct).ConfigureAwait(false))
+        {
+            throw ControlException.Conflict($"{kind}/{incoming.Metadata.Name} changed meanwhile; apply again");
+        }
+
+        return new ApplyOutcome(kind, incoming.Metadata.Name, "configured");
+    }
+
+    /// <summary>kubectl's name for a kind: "storagepoolclaim.openebs.io", and for the core group just "persistentvolumeclaim".</summary>
+    internal static string Label(ResourceKind kind) => kind.ApiVersion.Contains('/', StringComparison.Ordinal)
+        ? $"{kind.Kind.ToLowerInvariant()}.{kind.ApiVersion[..kind.ApiVersion.IndexOf('/', StringComparison.Ordinal)]}"
+        : kind.Kind.ToLowerInvariant();
+
+    /// <summary>Whether applying <paramref name="incoming"/> over <paramref name="existing"/> would change what the user asked for.</summary>
+    internal static bool SameDesire(Resource incoming, Resource existing) => Desire(incoming) == Desire(existing);
+
+    private static string Desire(Resource r)
+    {
+        var node = JsonSerializer.SerializeToNode(r, r.GetType(), ResourceJson.Options)!.AsObject();
+        node.Remove("status");
+        node.Remove("apiVersion");
+        var meta = node["metadata"]!.AsObject();
+        foreach (string owned in new[] { "uid", "creationTimestamp", "deletionTimestamp" })
+        {
+            meta.Remove(owned);
+        }
+
+        if (node["spec"] is System.Text.Json.Nodes.JsonObject spec)
+        {
+            spec.Remove("volumeName"); // a PVC's binding is the system's
+        }
+
+        return node.ToJsonString();
+    }
+
+    private static void CopyStatus(Resource from, Resource to)
+    {
+        var status = from.GetType().GetProperty("Status");
+        status?.SetValue(to, status.GetValue(from));
+        if (from is PersistentVolumeClaim fromClaim && to is PersistentVolumeClaim toClaim)
+        {
+            toClaim.Spec.VolumeName = fromClaim.Spec.VolumeName;
+        }
+    }
+
+    public async Task<string> DeleteAsync(ResourceKind kind, string? ns, string name, CancellationToken ct)
+    {
+        await _serial.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var existing = await _resources.GetAsync<Resource>(kind, ns, name, ct).ConfigureAwait(false)
+                ?? throw ControlException.NotFound($"{kind.Plural} \"{name}\" not found");
+            string label = $"{Label(kind)}/{name}";
+            var view = await ClusterView.ReadAsync(store, ct).ConfigureAwait(false);
+            switch (existing)
+            {
+                case StoragePoolClaim claim:
+                    var holding = view.Pools.Where(p => p.Spec.Claim == name)
+                        .Select(p => (Pool: p.Metadata.Name, Replicas: view.Replicas.Where(r => r.Spec.Pool == p.Metadata.Name).Select(r => r.Spec.Volume).ToList()))
+                        .Where(p => p.Replicas.Count > 0)
+                        .ToList();
+                    if (holding.Count > 0)
+                    {
+                        throw ControlException.Conflict(
+                            $"storagepoolclaim {name} cannot be deleted: its pools hold volumes ({string.Join("; ", holding.Select(h => $"{h.Pool}: {string.Join(", ", h.Replicas)}"))}); delete their claims first");
+                    }
+
+                    await MarkDeletingAsync(claim, ct).ConfigureAwait(false);
+                    break;
+                case Volume volume:
+                    await MarkDeletingAsync(volume, ct).ConfigureAwait(false);
+                    break;
+                case PersistentVolumeClaim or StorageClass:
+                    if (!await _resources.DeleteAsync(existing, ct).ConfigureAwait(false))
+                    {
+                        throw ControlException.Conflict($"{label} changed meanwhile; delete again");
+                    }
+
+                    break;
+                case Node node:
+                    if (view.IsReady(name) || view.Pools.Any(p => p.Spec.Node == name))
+                    {
+                        throw ControlException.Conflict($"node {name} cannot be deleted: {(view.IsReady(name) ? "its agent is running" : "it hosts pools")}; stop its agent and delete its pools' claim first");
+                    }
+
+                    await _resources.DeleteAsync(node, ct).ConfigureAwait(false);
+                    break;
+                default:
+                    throw ControlException.BadRequest($"{label} is made by the control plane; delete the {(kind == ResourceKind.VolumeReplica ? "PersistentVolumeClaim" : "StoragePoolClaim")} that made it instead");
+            }
+
+            wake();
+            return $"{label} deleted";
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    private async Task MarkDeletingAsync(Resource resource, CancellationToken ct)
+    {
+        if (resource.Metadata.DeletionTimestamp is not null)
+        {
+            return;
+        }
+
+        resource.Metadata.DeletionTimestamp = DateTimeOffset.UtcNow;
+        if (!await _resources.UpdateAsync(resource, ct).ConfigureAwait(false))
+        {
+            throw ControlException.Conflict($"{resource.Descriptor.Plural}/{resource.Metadata.Name} changed meanwhile; delete again");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using Strata.Control.Resources;
+
+namespace Strata.Control.Reconcile;
+
+/// <summary>
+/// Chooses the pools a volume's replicas go to: one per node, each Healthy on a Ready node with room for the whole
+/// volume (capacity minus what earlier volumes were promised), the roomiest first so volumes spread over the pools.
+/// </summary>
+public static class Placement
+{
+    public sealed record Choice(IReadOnlyList<StoragePool> Pools, string? Problem);
+
+    /// <summary>Bytes of <paramref name="pool"/> promised to volumes placed on it (deleted ones included until they are gone).</summary>
+    public static long Promised(ClusterView view, string pool) =>
+        view.Volumes.Where(v => v.Spec.Replicas.Any(r => r.Pool == pool)).Sum(v => v.Spec.SizeBytes);
+
+    public static Choice Choose(ClusterView view, string claim, int replicas, long sizeBytes)
+    {
+        if (view.PoolClaims.FirstOrDefault(c => c.Metadata.Name == claim) is { Metadata.DeletionTimestamp: not null })
+        {
+            return new Choice([], $"storage pool claim {claim} is being deleted");
+        }
+
+        var reasons = new List<string>();
+        var usable = new List<(StoragePool Pool, long Room)>();
+        foreach (var pool in view.Pools.Where(p => p.Spec.Claim == claim).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
+        {
+            string name = pool.Metadata.Name;
+            long room = pool.Status.CapacityBytes - Promised(view, name);
+            if (pool.Metadata.DeletionTimestamp is not null)
+            {
+                reasons.Add($"{name} is being deleted");
+            }
+            else if (!view.IsReady(pool.Spec.Node))
+            {
+                reasons.Add($"{name}'s node {pool.Spec.Node} is NotReady");
+            }
+            else if (pool.Status.Phase != "Healthy")
+            {
+                reasons.Add($"{name} is {pool.Status.Phase ?? "Pending"}");
+            }
+            else if (!pool.Spec.OverProvisioning && room < sizeBytes)
+            {
+                reasons.Add($"{name} has {Quantity.Format(Math.Max(0, room))} unpromised");
+            }
+            else
+            {
+                usable.Add((pool, pool.Spec.OverProvisioning ? pool.Status.FreeBytes : room));
+            }
+        }
+
+        var perNode = usable
+            .GroupBy(u => u.Pool.Spec.Node, StringComparer.Ordinal)
+            .Select(g => g.OrderByDescending(u => u.Room).ThenBy(u => u.Pool.Metadata.Name, StringComparer.Ordinal).First())
+            .OrderByDescending(u => u.Room)
+            .ThenBy(u => view.Volumes.Count(v => v.Spec.Replicas.Any(r => r.Pool == u.Pool.Metadata.Name)))
+            .ThenBy(u => u.Pool.Metadata.Name, StringComparer.Ordinal)
+            .ToList();
+        if (perNode.Count >= replicas)
+        {
+            return new Choice(perNode.Take(replicas).Select(u => u.Pool).ToList(), null);
+        }
+
+        string problem = $"needs {replicas} pool{(replicas == 1 ? "" : "s")} of {claim} on distinct nodes with {Quantity.Format(sizeBytes)} free, {perNode.Count} {(perNode.Count == 1 ? "is" : "are")} available";
+        if (reasons.Count > 0)
+        {
+            problem += $" ({string.Join("; ", reasons)})";
+        }
+
+        return new Choice([], problem);
+    }
+}

@@ -1,0 +1,30 @@
+using System.Net;
+using Strata.Node.Discovery;
+
+namespace Strata.Node;
+
+public sealed class NodeAgentOptions
+{
+    public required string Name { get; init; }
+
+    /// <summary>The control plane's REST API.</summary>
+    public required Uri Control { get; init; }
+
+    public string? Token { get; init; }
+
+    /// <summary>Where this node keeps its sparse pools' files.</summary>
+    public required string DataDirectory { get; init; }
+
+    /// <summary>The node's iSCSI portal: every target this node serves, by IQN. Port 0 picks a free port.</summary>
+    public IPEndPoint IscsiPortal { get; init; } = new(IPAddress.Loopback, 3260);
+
+    /// <summary>The size of each file of a sparse pool (the seed's pools are 10 GiB).</summary>
+    public long SparseFileBytes { get; init; } = 10L << 30;
+
+    public DiscoveryOptions Discovery { get; init; } = new();
+
+    /// <summary>How often the node reports what it hosts even when nothing changed.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public Action<string> Log { get; init; } = _ => { };
+}
