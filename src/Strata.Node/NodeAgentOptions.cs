@@ -26,5 +26,8 @@ public sealed class NodeAgentOptions
     /// <summary>How often the node reports what it hosts even when nothing changed.</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often open pools commit what was written without a flush.</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     public Action<string> Log { get; init; } = _ => { };
 }

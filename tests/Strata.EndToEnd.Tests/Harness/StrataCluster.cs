@@ -44,7 +44,7 @@ public sealed class StrataCluster : IAsyncDisposable
     public static string NodeName(int index) => $"node-{index + 1}";
 
     /// <summary>`strata up --nodes N`: ready when its "ready in" line is out and every node is Ready.</summary>
-    public static async Task<StrataCluster> UpAsync(int nodes, Action<string> log, string sparseSize = "1Gi")
+    public static async Task<StrataCluster> UpAsync(int nodes, Action<string> log, string sparseSize = "4Gi")
     {
         var cluster = new StrataCluster("up", nodes, sparseSize, log);
         try
@@ -65,7 +65,7 @@ public sealed class StrataCluster : IAsyncDisposable
     }
 
     /// <summary>A real etcd, `strata control` on it and N `strata node` processes.</summary>
-    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "1Gi")
+    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi")
     {
         var cluster = new StrataCluster("etcd", nodes, sparseSize, log);
         try
