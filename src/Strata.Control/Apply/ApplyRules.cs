@@ -99,7 +99,7 @@ internal sealed class ApplyRules(ClusterView view, IReadOnlyList<Resource> batch
             : FindPoolClaim(parameters.PoolClaim)?.Spec.Type == "sparse" && view.Nodes.Count > 0 ? view.Nodes.Max(n => n.Spec.SparseFileBytes) : long.MaxValue;
         if (size > largest)
         {
-            Fail(pvc, $"spec.resources.requests.storage: {Quantity.Format(size)} is more than any pool of storage pool claim {parameters.PoolClaim} can hold (the largest holds {Quantity.Format(largest)})");
+            Fail(pvc, $"spec.resources.requests.storage: {Quantity.Format(size)} is more than any pool of storage pool claim {parameters.PoolClaim} can hold (the largest holds {Readable(largest)})");
         }
 
         if (existing is not null && !ApplyService.SameDesire(pvc, existing))
@@ -111,6 +111,14 @@ internal sealed class ApplyRules(ClusterView view, IReadOnlyList<Resource> batch
     private StoragePoolClaim? FindPoolClaim(string name) =>
         view.PoolClaims.FirstOrDefault(c => c.Metadata.Name == name && c.Metadata.DeletionTimestamp is null)
         ?? batch.OfType<StoragePoolClaim>().FirstOrDefault(c => c.Metadata.Name == name);
+
+    /// <summary>A size people can compare with what they asked for: exact when short (10Gi), else about so much (about 9.92Gi, not 10403776Ki).</summary>
+    private static string Readable(long bytes)
+    {
+        string exact = Quantity.Format(bytes);
+        string human = Quantity.FormatHuman(bytes);
+        return exact.Length <= 6 || !char.IsLetter(human[^1]) ? exact : $"about {human}i";
+    }
 
     private string NodeList() => view.Nodes.Count == 0 ? "" : $" ({string.Join(", ", view.Nodes.Select(n => n.Metadata.Name).Order(StringComparer.Ordinal))})";
 

@@ -37,6 +37,13 @@ public sealed class ApplyService(IStore store, Action wake)
             throw ControlException.BadRequest($"{source}: no resources found");
         }
 
+        // The same resource twice would have its second copy refused after the first was written: refuse it before anything is.
+        if (resources.GroupBy(r => r.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            var r = twice.First();
+            throw ControlException.BadRequest($"{source} ({r.Descriptor.Kind} {r.QualifiedName}): is given {twice.Count()} times; a manifest may give each resource once");
+        }
+
         await _serial.WaitAsync(ct).ConfigureAwait(false);
         try
         {

@@ -95,6 +95,10 @@ public static partial class ManifestValidator
         {
             throw new ManifestException("metadata.name", "is required");
         }
+        if (meta.Name.Length > 253)
+        {
+            throw new ManifestException("metadata.name", $"'{meta.Name}' is not a valid name: it is {meta.Name.Length} characters long, and a name is at most 253");
+        }
         if (!IsDns1123Subdomain(meta.Name))
         {
             throw new ManifestException("metadata.name", $"'{meta.Name}' is not a valid name ({NameRule})");

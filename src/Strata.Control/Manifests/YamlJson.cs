@@ -318,6 +318,11 @@ internal static partial class YamlJson
         {
             return $"duplicate key '{m["Duplicate key".Length..].Trim()}'";
         }
+        if (m.Contains("while scanning a", StringComparison.OrdinalIgnoreCase) && m.Contains("quoted scalar", StringComparison.OrdinalIgnoreCase))
+        {
+            // YamlDotNet: "While scanning a multi-line double-quoted scalar, found wrong indentation", "... found unexpected end of stream".
+            return "a quoted value is not closed (its closing quote is missing)";
+        }
         if (m.Contains("did not find expected key", StringComparison.OrdinalIgnoreCase))
         {
             return "did not find the expected key (is the indentation consistent?)";
