@@ -24,6 +24,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private Task _commits = Task.CompletedTask;
     private NodeAssignments? _assigned;
     private List<BlockDeviceSpec>? _disks;
+    private DateTime _discovered;
 
     public NodeAgent(NodeAgentOptions options)
     {
@@ -225,9 +226,10 @@ public sealed class NodeAgent : IAsyncDisposable
                 await _client.FinalizeAsync(Name, new NodeFinalization(ResourceKind.StoragePool.Kind, pool.Metadata.Name)).ConfigureAwait(false);
             }
 
-            if (_disks is null)
+            if (_disks is null || DateTime.UtcNow - _discovered > TimeSpan.FromSeconds(30))
             {
-                _disks = Discover();
+                _disks = _options.DiscoverDisks ? Discover() : [];
+                _discovered = DateTime.UtcNow;
             }
         }
         finally

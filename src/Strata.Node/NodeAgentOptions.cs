@@ -23,6 +23,12 @@ public sealed class NodeAgentOptions
 
     public DiscoveryOptions Discovery { get; init; } = new();
 
+    /// <summary>
+    /// Whether this node publishes the machine's block devices. `strata up` runs several nodes on one machine and lets
+    /// only the first publish them, so no disk is offered twice.
+    /// </summary>
+    public bool DiscoverDisks { get; init; } = true;
+
     /// <summary>How often the node reports what it hosts even when nothing changed.</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(5);
 

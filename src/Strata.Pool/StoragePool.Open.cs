@@ -102,6 +102,9 @@ public sealed partial class StoragePool
     /// </summary>
     public static Task<StoragePool> OpenAsync(IReadOnlyList<string> paths, bool readOnly = false) => OpenAsync(paths, readOnly, OpenFile);
 
+    /// <summary>Whether <paramref name="path"/> carries a vdev label, valid or damaged (a pool must never be created over one).</summary>
+    public static bool HasLabel(string path) => VdevLabel.IsPresent(path);
+
     internal static async Task<StoragePool> OpenAsync(IReadOnlyList<string> paths, bool readOnly, VdevOpener openVdev)
     {
         if (paths.Count == 0)

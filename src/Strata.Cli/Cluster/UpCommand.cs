@@ -82,6 +82,7 @@ internal static class UpCommand
                         DataDirectory = Path.Combine(dir, "nodes", $"node-{i}"),
                         IscsiPortal = new IPEndPoint(api.Address, firstPort == 0 ? 0 : firstPort + i - 1),
                         SparseFileBytes = sparseBytes,
+                        DiscoverDisks = i == 1, // one machine: its disks belong to one node
                         Log = Roles.Log,
                     });
                     agents.Add(agent);

@@ -94,8 +94,10 @@ public sealed class PoolClaimReconciler : IReconciler
             }
 
             var listed = ListedDevices(claim);
+            var taken = view.Pools.SelectMany(p => p.Spec.BlockDevices).ToHashSet(StringComparer.Ordinal);
             var devices = view.BlockDevices
-                .Where(d => d.Spec.Node == node && d.Status.ClaimState == "Unclaimed" && (listed.Count == 0 || listed.Contains(d.Metadata.Name)))
+                .Where(d => d.Spec.Node == node && d.Status.State == "Active" && d.Spec.Unusable is null && !taken.Contains(d.Metadata.Name)
+                    && (listed.Count == 0 || listed.Contains(d.Metadata.Name)))
                 .OrderBy(d => d.Metadata.Name, StringComparer.Ordinal)
                 .ToList();
             if (claim.Spec.PoolSpec.PoolType == "mirrored")

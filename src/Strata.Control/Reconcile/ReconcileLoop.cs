@@ -18,7 +18,7 @@ public sealed class ReconcileLoop(IStore store, IReadOnlyList<IReconciler> recon
     public long Passes { get; private set; }
 
     public static IReadOnlyList<IReconciler> Default() =>
-        [new NodeHealthReconciler(), new PoolClaimReconciler(), new ProvisionReconciler(), new VolumeReconciler()];
+        [new NodeHealthReconciler(), new PoolClaimReconciler(), new BlockDeviceReconciler(), new ProvisionReconciler(), new VolumeReconciler()];
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -55,6 +55,11 @@ public sealed class ReconcileLoop(IStore store, IReadOnlyList<IReconciler> recon
             catch (StoreException e)
             {
                 log($"reconcile: the store failed: {e.Message}; retrying");
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A bug in one reconciler must not stop reconciling for good: say it loudly and try again next pass.
+                log($"reconcile: pass failed: {e}");
             }
 
             try

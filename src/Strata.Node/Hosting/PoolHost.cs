@@ -32,9 +32,23 @@ internal sealed class PoolHost(string dataDirectory, long sparseFileBytes, Actio
         try
         {
             var vdevs = VdevPaths(assigned);
-            var pool = vdevs.All(File.Exists) || assigned.Spec.Type == "disk" && await IsLabelledAsync(vdevs).ConfigureAwait(false)
+            // A disk with a label (even a damaged one) holds a pool: it is opened, never made over; a sparse pool's files exist once made.
+            bool made = assigned.Spec.Type == "disk" ? vdevs.Any(StoragePool.HasLabel) : vdevs.Any(v => File.Exists(v) && StoragePool.HasLabel(v));
+            if (!made && assigned.Spec.Type == "sparse")
+            {
+                // Files without any label are a creation cut short (a crash): they never held data.
+                vdevs.Where(File.Exists).ToList().ForEach(File.Delete);
+            }
+
+            var pool = made
                 ? await StoragePool.OpenAsync(vdevs).ConfigureAwait(false)
                 : await CreateAsync(assigned, vdevs).ConfigureAwait(false);
+            if (pool.Name != name)
+            {
+                await pool.DisposeAsync().ConfigureAwait(false);
+                throw new PoolException($"{string.Join(", ", vdevs)} hold pool '{pool.Name}', not '{name}'; refusing to use them");
+            }
+
             _open[name] = pool;
             _failed.Remove(name);
             log($"pool {name} open ({pool.Layout}, {pool.CapacityBytes >> 20} MiB)");
@@ -114,19 +128,6 @@ internal sealed class PoolHost(string dataDirectory, long sparseFileBytes, Actio
             Vdevs = vdevs.Select(v => new VdevSpec(v, assigned.Spec.Type == "sparse" ? sparseFileBytes : null)).ToList(),
         };
         return await StoragePool.CreateAsync(options).ConfigureAwait(false);
-    }
-
-    private static async Task<bool> IsLabelledAsync(List<string> devices)
-    {
-        try
-        {
-            await using var pool = await StoragePool.OpenAsync(devices, readOnly: true).ConfigureAwait(false);
-            return true;
-        }
-        catch (PoolException)
-        {
-            return false;
-        }
     }
 
     private static async Task WipeLabelsAsync(string device)

@@ -50,6 +50,25 @@ internal sealed record VdevLabel(
     }
 
     /// <summary>The label in <paramref name="block"/>, or null when it is not a valid label (never written, torn, not ours).</summary>
+    /// <summary>
+    /// Whether either label slot of the file or device starts with the label's magic, valid or damaged: a disk that
+    /// carries one holds (or held) a pool, and nothing may be created over it without an explicit wipe.
+    /// </summary>
+    public static bool IsPresent(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        Span<byte> magic = stackalloc byte[8];
+        foreach (long offset in new[] { DiskLayout.LabelOffsetA, DiskLayout.LabelOffsetB })
+        {
+            if (RandomAccess.Read(handle, magic, offset) == magic.Length && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(magic) == Magic)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public static VdevLabel? TryDecode(ReadOnlySpan<byte> block)
     {
         if (ChecksummedBlock.Open(block, Magic) is not { } fields)

@@ -21,6 +21,8 @@ public sealed class StrataCluster : IAsyncDisposable
     private BackgroundProcess? _control;
     private readonly BackgroundProcess?[] _nodes;
 
+    private Func<int, string[]> _nodeArguments = _ => [];
+
     private StrataCluster(string mode, int nodes, string sparseSize, Action<string> log)
     {
         Mode = mode;
@@ -65,9 +67,9 @@ public sealed class StrataCluster : IAsyncDisposable
     }
 
     /// <summary>A real etcd, `strata control` on it and N `strata node` processes.</summary>
-    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi")
+    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null)
     {
-        var cluster = new StrataCluster("etcd", nodes, sparseSize, log);
+        var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []) };
         try
         {
             await cluster.StartEtcdAsync();
@@ -122,7 +124,7 @@ public sealed class StrataCluster : IAsyncDisposable
         _nodes[index] = Tool.Start($"strata node {NodeName(index)}", Repo.StrataExe,
         [
             "node", "--name", NodeName(index), "--control", Server, "--data", _scratch.File(NodeName(index)),
-            "--iscsi-portal", $"127.0.0.1:{_nodePorts[index]}", "--sparse-size", _sparseSize,
+            "--iscsi-portal", $"127.0.0.1:{_nodePorts[index]}", "--sparse-size", _sparseSize, .. _nodeArguments(index),
         ], log: _log);
     }
 
