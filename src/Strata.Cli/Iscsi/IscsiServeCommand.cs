@@ -6,6 +6,7 @@ using Strata.Iscsi.Login;
 using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
 using Strata.Cli.Pool;
+using Strata.Node.Hosting;
 using Strata.Pool;
 
 namespace Strata.Cli.Iscsi;
@@ -248,12 +249,5 @@ internal static class IscsiServeCommand
                 await Pool.DisposeAsync();
             }
         }
-    }
-
-    /// <summary>GET LBA STATUS for a pool volume, from its chunk map.</summary>
-    private sealed class PoolVolumeAllocationMap(PoolVolume volume) : IAllocationMap
-    {
-        public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default) =>
-            ValueTask.FromResult(volume.GetExtent(lba, maxBlocks));
     }
 }

@@ -68,11 +68,4 @@ internal sealed class TargetHost(IPEndPoint portal, Action<string> log) : IAsync
     }
 
     private sealed record Served(string Iqn, StoragePool Pool, PoolVolume Device);
-
-    /// <summary>GET LBA STATUS from the volume's chunk map.</summary>
-    private sealed class PoolVolumeAllocationMap(PoolVolume volume) : IAllocationMap
-    {
-        public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default) =>
-            ValueTask.FromResult(volume.GetExtent(lba, maxBlocks));
-    }
 }
