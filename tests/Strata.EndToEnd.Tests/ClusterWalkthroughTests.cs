@@ -34,7 +34,12 @@ public sealed class ClusterWalkthroughTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(["NAME", "ALLOCATED", "FREE", "CAPACITY", "STATUS", "TYPE", "AGE"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         Assert.Equal(3, lines.Skip(1).Count(l => l.Contains("Healthy", StringComparison.Ordinal) && l.Contains("striped", StringComparison.Ordinal)));
 
+        // `strata get pvc -w` started before the claim prints it as it changes, until it is Bound.
+        await using var watch = Tool.Start("strata get pvc -w", Repo.StrataExe, ["get", "pvc", "-w", "--server", cluster.Server], log: _log);
+        await Wait.UntilAsync(() => watch.Output.Contains("No resources", StringComparison.Ordinal) || watch.StdoutLines.Count > 0, s_timeout, "the watch to list");
         var (volume, portal, iqn) = await ClaimVolumeAsync(cluster, "mongo-pvc");
+        await Wait.UntilAsync(() => watch.StdoutLines.Any(l => l.StartsWith("mongo-pvc", StringComparison.Ordinal) && l.Contains("Bound", StringComparison.Ordinal)),
+            s_timeout, "strata get pvc -w to print mongo-pvc Bound", watch.Describe);
         string data = await WriteAndCompareAsync(portal, iqn);
 
         // The served replica holds the 64 MiB; its pool's ALLOCATED grew by them.
