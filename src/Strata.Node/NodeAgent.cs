@@ -31,7 +31,7 @@ public sealed class NodeAgent : IAsyncDisposable
         _options = options;
         _client = new ControlClient(options.Control, options.Token, TimeSpan.FromSeconds(45));
         _pools = new PoolHost(options.DataDirectory, options.SparseFileBytes, Log);
-        _targets = new TargetHost(options.IscsiPortal, Log);
+        _targets = new TargetHost(options.IscsiPortal, options.AdvertiseAddress, Log);
     }
 
     public string Name => _options.Name;
@@ -98,7 +98,7 @@ public sealed class NodeAgent : IAsyncDisposable
         {
             try
             {
-                var lease = await _client.RegisterAsync(Name, new NodeRegistration("127.0.0.1", Portal, _options.SparseFileBytes, ControlPlaneServices.Version), ct).ConfigureAwait(false);
+                var lease = await _client.RegisterAsync(Name, new NodeRegistration(Portal[..Portal.LastIndexOf(':')], Portal, _options.SparseFileBytes, ControlPlaneServices.Version), ct).ConfigureAwait(false);
                 Registered = true;
                 warned = false;
                 Log($"registered with {_options.Control} (lease {lease.Lease:x})");

@@ -18,6 +18,12 @@ public sealed class NodeAgentOptions
     /// <summary>The node's iSCSI portal: every target this node serves, by IQN. Port 0 picks a free port.</summary>
     public IPEndPoint IscsiPortal { get; init; } = new(IPAddress.Loopback, 3260);
 
+    /// <summary>
+    /// The address initiators reach this node's portal at. Null: the portal's own address, or, when the portal
+    /// listens on every address, this host's first non-loopback IPv4 address.
+    /// </summary>
+    public IPAddress? AdvertiseAddress { get; init; }
+
     /// <summary>The size of each file of a sparse pool (the seed's pools are 10 GiB).</summary>
     public long SparseFileBytes { get; init; } = 10L << 30;
 

@@ -44,7 +44,7 @@ internal sealed class MemoryCluster : IAsyncDisposable
         {
             Metadata = { Name = name },
             Spec = { Address = "127.0.0.1", IscsiPortal = "127.0.0.1:3260", SparseFileBytes = sparseBytes },
-            Status = { Phase = ready ? "Ready" : "NotReady", Lease = lease, LastHeartbeat = DateTimeOffset.UtcNow },
+            Status = { Phase = ready ? "Ready" : "NotReady", Lease = lease, RegisteredAt = DateTimeOffset.UtcNow },
         };
         Assert(await Resources.CreateAsync(node), $"node {name} created");
         return node;

@@ -28,6 +28,12 @@ internal static class ControlCommand
                 return 2;
             }
 
+            if (!System.Net.IPAddress.IsLoopback(api.Address) && string.IsNullOrEmpty(parse.GetValue(token)))
+            {
+                Console.Error.WriteLine($"strata: the API would listen on {api}, beyond this machine: give it a bearer token (--token or STRATA_TOKEN)");
+                return 2;
+            }
+
             IStore state;
             try
             {

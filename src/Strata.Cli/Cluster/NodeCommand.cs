@@ -12,7 +12,8 @@ internal static class NodeCommand
     {
         var name = new Option<string>("--name") { Description = "The node's name (default: the host name).", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
         var control = new Option<string>("--control") { Description = "The control plane's API (default $STRATA_SERVER, else http://127.0.0.1:5656).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_SERVER") ?? "http://127.0.0.1:5656" };
-        var data = new Option<string>("--data") { Description = "Where this node keeps its sparse pools (default $STRATA_DATA/nodes/NAME).", };
+        var data = new Option<string>("--data") { Description = "Where this node keeps its sparse pools (default $STRATA_DATA/nodes/NAME, else ~/.local/share/strata/nodes/NAME).", };
+        var address = new Option<string?>("--address") { Description = "The address initiators reach the portal at (default: the portal's address; for 0.0.0.0, this host's first non-loopback IPv4 address)." };
         var portal = new Option<string>("--iscsi-portal") { Description = "The node's iSCSI portal, address:port.", DefaultValueFactory = _ => "127.0.0.1:3260" };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file.", DefaultValueFactory = _ => "10Gi" };
         var token = new Option<string?>("--token") { Description = "Bearer token of the control plane's API (default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
@@ -21,7 +22,7 @@ internal static class NodeCommand
         var loops = new Option<bool>("--include-loop") { Description = "Publish attached loop devices too (excluded by default, like NDM)." };
         var command = new Command("node", "Run a node agent: disk discovery, and the pools, replicas and iSCSI targets placed on this node.")
         {
-            name, control, data, portal, sparse, token, include, exclude, loops,
+            name, control, data, portal, address, sparse, token, include, exclude, loops,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,6 +45,13 @@ internal static class NodeCommand
                 return 2;
             }
 
+            System.Net.IPAddress? advertise = null;
+            if (parse.GetValue(address) is { } a && !System.Net.IPAddress.TryParse(a, out advertise))
+            {
+                Console.Error.WriteLine($"strata: --address: '{a}' is not an IP address");
+                return 2;
+            }
+
             if (!Quantity.TryParse(parse.GetValue(sparse)!, out long sparseBytes) || sparseBytes < 64L << 20)
             {
                 Console.Error.WriteLine($"strata: --sparse-size: '{parse.GetValue(sparse)}' is not a size of at least 64Mi");
@@ -57,6 +65,7 @@ internal static class NodeCommand
                 Token = parse.GetValue(token),
                 DataDirectory = Path.GetFullPath(parse.GetValue(data) ?? Path.Combine(Roles.DefaultDataDirectory, "nodes", nodeName)),
                 IscsiPortal = endPoint,
+                AdvertiseAddress = advertise,
                 SparseFileBytes = sparseBytes,
                 Discovery = new DiscoveryOptions { Include = parse.GetValue(include) ?? [], Exclude = parse.GetValue(exclude) ?? [], IncludeLoop = parse.GetValue(loops) },
                 Log = Roles.Log,

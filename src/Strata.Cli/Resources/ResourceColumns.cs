@@ -59,7 +59,7 @@ internal static class ResourceColumns
             return
             [
                 name, new("CAPACITY", r => Text(r, "spec.capacity.storage")), new("ACCESS MODES", r => Modes(r["spec"]?["accessModes"])),
-                new("RECLAIM POLICY", r => Text(r, "spec.persistentVolumeReclaimPolicy")), new("STATUS", r => Text(r, "status.phase", "Pending")),
+                new("RECLAIM POLICY", r => Text(r, "spec.persistentVolumeReclaimPolicy")), new("STATUS", r => Text(r, "metadata.deletionTimestamp", "") != "" ? "Terminating" : Text(r, "status.phase", "Pending")),
                 new("CLAIM", r => $"{Text(r, "spec.claimRef.namespace")}/{Text(r, "spec.claimRef.name")}"), new("STORAGECLASS", r => Text(r, "spec.storageClassName")),
                 new("REASON", r => ""), age,
                 new("STATE", r => Text(r, "status.state"), WideOnly: true),

@@ -27,7 +27,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
         {
             n.Spec = new NodeSpec { Address = registration.Address, IscsiPortal = registration.IscsiPortal, SparseFileBytes = registration.SparseFileBytes };
             n.Status.Lease = lease;
-            n.Status.LastHeartbeat = now;
+            n.Status.RegisteredAt = now;
             n.Status.Version = registration.Version;
             return true;
         }, ct).ConfigureAwait(false);
@@ -37,7 +37,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
             {
                 Metadata = { Name = name, Labels = new() { ["kubernetes.io/hostname"] = name } },
                 Spec = new NodeSpec { Address = registration.Address, IscsiPortal = registration.IscsiPortal, SparseFileBytes = registration.SparseFileBytes },
-                Status = new NodeStatus { Phase = "Ready", Lease = lease, LastHeartbeat = now, Version = registration.Version },
+                Status = new NodeStatus { Phase = "Ready", Lease = lease, RegisteredAt = now, Version = registration.Version },
             };
             created = await _resources.CreateAsync(node, ct).ConfigureAwait(false);
             if (!created)

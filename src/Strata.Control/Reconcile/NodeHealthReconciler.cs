@@ -15,18 +15,17 @@ public sealed class NodeHealthReconciler : IReconciler
             string name = node.Metadata.Name;
             bool ready = view.IsReady(name);
             string phase = ready ? "Ready" : "NotReady";
-            string last = node.Status.LastHeartbeat is { } t ? $"{t:yyyy-MM-dd HH:mm:ss}Z" : "never";
             var conditions = node.Status.Conditions;
             bool changed = Conditions.Set(ref conditions, "Ready", ready,
                 ready ? "NodeLeaseRenewed" : "NodeLeaseExpired",
-                ready ? "the node agent renews its lease" : $"the node agent stopped renewing its lease (last heartbeat {last})");
+                ready ? "the node agent renews its lease" : "the node agent stopped renewing its lease (it is down, or cut off from the control plane)");
             node.Status.Conditions = conditions;
             if (node.Status.Phase != phase)
             {
                 node.Status.Phase = phase;
                 changed = true;
                 context.Log($"node {name} is {phase}");
-                await context.EventAsync(node, ready ? "NodeReady" : "NodeNotReady", ready ? $"node {name} is Ready" : $"node {name} is NotReady: its lease expired (last heartbeat {last})", ct, warning: !ready).ConfigureAwait(false);
+                await context.EventAsync(node, ready ? "NodeReady" : "NodeNotReady", ready ? $"node {name} is Ready" : $"node {name} is NotReady: its lease expired", ct, warning: !ready).ConfigureAwait(false);
             }
 
             if (changed)

@@ -26,7 +26,8 @@ public sealed class NodeStatus
     /// <summary>The store lease the node's heartbeats keep alive.</summary>
     public long Lease { get; set; }
 
-    public DateTimeOffset? LastHeartbeat { get; set; }
+    /// <summary>When the agent last registered (started, or came back after its lease lapsed).</summary>
+    public DateTimeOffset? RegisteredAt { get; set; }
 
     public string? Version { get; set; }
 

@@ -7,7 +7,7 @@ using Strata.Pool;
 namespace Strata.Node.Hosting;
 
 /// <summary>This node's iSCSI portal and the targets it serves on it, one per volume (its IQN, LUN 0).</summary>
-internal sealed class TargetHost(IPEndPoint portal, Action<string> log) : IAsyncDisposable
+internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action<string> log) : IAsyncDisposable
 {
     private readonly IscsiTargetServer _server = new(new IscsiTargetOptions { Portal = portal, Log = _ => { } });
     private readonly Dictionary<string, Served> _served = new(StringComparer.Ordinal);
@@ -18,10 +18,27 @@ internal sealed class TargetHost(IPEndPoint portal, Action<string> log) : IAsync
     public void Start()
     {
         _server.Start();
-        Portal = $"{_server.LocalEndPoint!.Address}:{_server.LocalEndPoint.Port}";
+        var local = _server.LocalEndPoint!;
+        Portal = $"{advertise ?? Reachable(local.Address)}:{local.Port}";
     }
 
     public IEnumerable<string> Volumes => _served.Keys;
+
+    /// <summary>A portal bound to every address is reached at one of them: this host's first non-loopback IPv4 address.</summary>
+    private static IPAddress Reachable(IPAddress bound)
+    {
+        if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any))
+        {
+            return bound;
+        }
+
+        return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
+            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(a => a.Address)
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            ?? IPAddress.Loopback;
+    }
 
     public bool IsServing(string volume) => _served.ContainsKey(volume);
 
