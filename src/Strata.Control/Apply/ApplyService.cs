@@ -14,6 +14,7 @@ namespace Strata.Control.Apply;
 public sealed class ApplyService(IStore store, Action wake)
 {
     private readonly ResourceStore _resources = new(store);
+    private readonly EventRecorder _events = new(store, "control-plane");
     private readonly SemaphoreSlim _serial = new(1, 1); // applies and deletes check, then write: one at a time
 
     public async Task<IReadOnlyList<ApplyOutcome>> ApplyAsync(string manifest, string source, CancellationToken ct)
@@ -167,11 +168,21 @@ public sealed class ApplyService(IStore store, Action wake)
                     await MarkDeletingAsync(volume, ct).ConfigureAwait(false);
                     break;
                 case PersistentVolumeClaim or StorageClass:
-                    if (!await _resources.DeleteAsync(existing, ct).ConfigureAwait(false))
+                    // No precondition, as with kubectl delete: the reconciler writes a claim's status whenever it likes
+                    // (a Pending claim's message changes as space frees), and that must not fail the user's delete.
+                    for (var current = existing; !await _resources.DeleteAsync(current, ct).ConfigureAwait(false);)
                     {
-                        throw ControlException.Conflict($"{label} changed meanwhile; delete again");
+                        if (await _resources.GetAsync<Resource>(kind, ns, name, ct).ConfigureAwait(false) is not { } again)
+                        {
+                            break; // gone meanwhile
+                        }
+
+                        current = again;
                     }
 
+                    // Events are kept by name: left behind, they would pile up in every listing of /strata/ and show
+                    // up in `describe` of a claim made again under the same name.
+                    await _events.DeleteAllAsync(existing, ct).ConfigureAwait(false);
                     break;
                 case Node node:
                     if (view.IsReady(name) || view.Pools.Any(p => p.Spec.Node == name))
@@ -201,10 +212,17 @@ public sealed class ApplyService(IStore store, Action wake)
             return;
         }
 
-        resource.Metadata.DeletionTimestamp = DateTimeOffset.UtcNow;
-        if (!await _resources.UpdateAsync(resource, ct).ConfigureAwait(false))
+        // Retried on a conflict: node reports and the reconciler write these resources' status at any time.
+        var now = DateTimeOffset.UtcNow;
+        await _resources.MutateAsync<Resource>(resource.Descriptor, resource.Metadata.Namespace, resource.Metadata.Name, r =>
         {
-            throw ControlException.Conflict($"{resource.Descriptor.Plural}/{resource.Metadata.Name} changed meanwhile; delete again");
-        }
+            if (r.Metadata.DeletionTimestamp is not null)
+            {
+                return false;
+            }
+
+            r.Metadata.DeletionTimestamp = now;
+            return true;
+        }, ct).ConfigureAwait(false);
     }
 }
