@@ -25,6 +25,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private NodeAssignments? _assigned;
     private List<BlockDeviceSpec>? _disks;
     private DateTime _discovered;
+    private readonly Dictionary<string, string> _replicaFailures = new(StringComparer.Ordinal);
 
     public NodeAgent(NodeAgentOptions options)
     {
@@ -129,6 +130,12 @@ public sealed class NodeAgent : IAsyncDisposable
 
                 await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
             }
+            catch (Exception e)
+            {
+                // A bug or an unexpected I/O error must not leave the node silently dead: say it, register again.
+                Log($"unexpected failure, registering again: {e}");
+                await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            }
         }
     }
 
@@ -207,7 +214,15 @@ public sealed class NodeAgent : IAsyncDisposable
 
             foreach (var replica in assignments.Replicas)
             {
-                await HostReplicaAsync(replica).ConfigureAwait(false);
+                try
+                {
+                    await HostReplicaAsync(replica).ConfigureAwait(false);
+                }
+                catch (PoolException e)
+                {
+                    Log($"replica {replica.Metadata.Name}: {e.Message}");
+                    _replicaFailures[replica.Metadata.Name] = e.Message;
+                }
             }
 
             foreach (var volume in assignments.Targets.Where(v => v.Metadata.DeletionTimestamp is null && v.Status.Phase != "Released" && !deletingVolumes.Contains(v.Metadata.Name)))
@@ -269,8 +284,12 @@ public sealed class NodeAgent : IAsyncDisposable
             catch (PoolException e)
             {
                 Log($"replica {replica.Metadata.Name}: {e.Message}");
+                _replicaFailures[replica.Metadata.Name] = e.Message;
+                return;
             }
         }
+
+        _replicaFailures.Remove(replica.Metadata.Name);
     }
 
     private void ServeTarget(Volume volume)
@@ -300,7 +319,8 @@ public sealed class NodeAgent : IAsyncDisposable
             var pool = _pools.Find(r.Spec.Pool);
             var info = pool?.FindVolume(r.Spec.Volume);
             replicas.Add(info is null
-                ? new ReplicaReport(r.Metadata.Name, pool is null ? "Failed" : "Pending", 0, 0, pool is null ? $"pool {r.Spec.Pool} is not open: {_pools.Failure(r.Spec.Pool) ?? "being made"}" : "being made")
+                ? new ReplicaReport(r.Metadata.Name, pool is null || _replicaFailures.ContainsKey(r.Metadata.Name) ? "Failed" : "Pending", 0, 0,
+                    pool is null ? $"pool {r.Spec.Pool} is not open: {_pools.Failure(r.Spec.Pool) ?? "being made"}" : _replicaFailures.GetValueOrDefault(r.Metadata.Name) ?? "being made")
                 : new ReplicaReport(r.Metadata.Name, "Healthy", info.ReferencedChunks * pool!.ChunkSize, info.UniqueChunks * pool.ChunkSize, $"volume in pool {pool.Name}"));
         }
 
