@@ -195,4 +195,20 @@ public sealed class PlacementTests : IAsyncLifetime
             Replicas = choice.Pools.Select(p => new ReplicaPlacement { Name = $"{name}-{p.Metadata.Name}", Pool = p.Metadata.Name, Node = p.Spec.Node }).ToList(),
         },
     };
+
+    [Fact]
+    public async Task Pools_still_being_made_are_a_wait_not_a_fault()
+    {
+        await _cluster.AddNodesAsync(3);
+        await _cluster.AddPoolAsync("pool-a", "node-1", 0, phase: "Pending");
+        await _cluster.AddPoolAsync("pool-b", "node-2", 0, phase: "Pending");
+        var waiting = Placement.Choose(await _cluster.ViewAsync(), Claim, 2, Gi);
+        Assert.Empty(waiting.Pools);
+        Assert.True(waiting.BeingMade, waiting.Problem);
+
+        await _cluster.AddPoolAsync("pool-c", "node-3", 10 * Gi, phase: "Failed");
+        var failed = Placement.Choose(await _cluster.ViewAsync(), Claim, 2, Gi);
+        Assert.False(failed.BeingMade, failed.Problem);
+        Assert.Contains("pool-c is Failed", failed.Problem, StringComparison.Ordinal);
+    }
 }

@@ -8,7 +8,8 @@ namespace Strata.Control.Reconcile;
 /// </summary>
 public static class Placement
 {
-    public sealed record Choice(IReadOnlyList<StoragePool> Pools, string? Problem);
+    /// <summary>The pools chosen, or why there are not enough; <see cref="BeingMade"/> when every pool missing is only still being made (a wait, not a fault).</summary>
+    public sealed record Choice(IReadOnlyList<StoragePool> Pools, string? Problem, bool BeingMade = false);
 
     /// <summary>Bytes of <paramref name="pool"/> promised to volumes placed on it (deleted ones included until they are gone).</summary>
     public static long Promised(ClusterView view, string pool) =>
@@ -22,6 +23,7 @@ public static class Placement
         }
 
         var reasons = new List<string>();
+        bool onlyBeingMade = true;
         var usable = new List<(StoragePool Pool, long Room)>();
         foreach (var pool in view.Pools.Where(p => p.Spec.Claim == claim).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
         {
@@ -30,18 +32,22 @@ public static class Placement
             if (pool.Metadata.DeletionTimestamp is not null)
             {
                 reasons.Add($"{name} is being deleted");
+                onlyBeingMade = false;
             }
             else if (!view.IsReady(pool.Spec.Node))
             {
                 reasons.Add($"{name}'s node {pool.Spec.Node} is NotReady");
+                onlyBeingMade = false;
             }
             else if (pool.Status.Phase != "Healthy")
             {
                 reasons.Add($"{name} is {pool.Status.Phase ?? "Pending"}");
+                onlyBeingMade &= pool.Status.Phase is null or "Pending";
             }
             else if (!pool.Spec.OverProvisioning && room < sizeBytes)
             {
                 reasons.Add($"{name} has {Quantity.Format(Math.Max(0, room))} unpromised");
+                onlyBeingMade = false;
             }
             else
             {
@@ -67,6 +73,6 @@ public static class Placement
             problem += $" ({string.Join("; ", reasons)})";
         }
 
-        return new Choice([], problem);
+        return new Choice([], problem, BeingMade: onlyBeingMade && reasons.Count > 0);
     }
 }

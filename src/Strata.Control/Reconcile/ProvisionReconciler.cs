@@ -53,7 +53,9 @@ public sealed class ProvisionReconciler : IReconciler
 
         if (problem is not null)
         {
-            await SetPendingAsync(claim, "ProvisioningFailed", problem, context, ct).ConfigureAwait(false);
+            // Pools that are only still being made (a claim applied with its pool claim) are a wait, not a failure.
+            bool waiting = choice?.BeingMade == true;
+            await SetPendingAsync(claim, waiting ? "WaitingForPools" : "ProvisioningFailed", problem, context, ct, warning: !waiting).ConfigureAwait(false);
             return null;
         }
 
@@ -95,7 +97,7 @@ public sealed class ProvisionReconciler : IReconciler
         return volume;
     }
 
-    private static async Task SetPendingAsync(PersistentVolumeClaim claim, string reason, string message, ReconcileContext context, CancellationToken ct)
+    private static async Task SetPendingAsync(PersistentVolumeClaim claim, string reason, string message, ReconcileContext context, CancellationToken ct, bool warning = true)
     {
         var conditions = claim.Status.Conditions;
         bool changed = Conditions.Set(ref conditions, "Provisioned", false, reason, message);
@@ -108,7 +110,7 @@ public sealed class ProvisionReconciler : IReconciler
 
         if (changed && await context.UpdateAsync(claim, ct).ConfigureAwait(false))
         {
-            await context.EventAsync(claim, reason, message, ct, warning: true).ConfigureAwait(false);
+            await context.EventAsync(claim, reason, message, ct, warning).ConfigureAwait(false);
         }
     }
 
