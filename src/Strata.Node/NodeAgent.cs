@@ -25,6 +25,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private NodeAssignments? _assigned;
     private List<BlockDeviceSpec>? _disks;
     private DateTime _discovered;
+    private long _lease;
     private readonly Dictionary<string, string> _replicaFailures = new(StringComparer.Ordinal);
 
     public NodeAgent(NodeAgentOptions options)
@@ -101,6 +102,7 @@ public sealed class NodeAgent : IAsyncDisposable
             {
                 var lease = await _client.RegisterAsync(Name, new NodeRegistration(Portal[..Portal.LastIndexOf(':')], Portal, _options.SparseFileBytes, ControlPlaneServices.Version), ct).ConfigureAwait(false);
                 Registered = true;
+                _lease = lease.Lease;
                 warned = false;
                 Log($"registered with {_options.Control} (lease {lease.Lease:x})");
                 using var session = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -372,6 +374,21 @@ public sealed class NodeAgent : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+        }
+
+        if (_lease != 0)
+        {
+            // A clean stop gives the lease back (after the loops ended, so nothing registers again): the cluster
+            // knows at once instead of after the lease's TTL.
+            try
+            {
+                using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _client.DeregisterAsync(Name, _lease, quick.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ControlClientException or OperationCanceledException)
+            {
+                Log($"could not give the lease back ({e.Message}); it lapses on its own");
+            }
         }
 
         await _targets.DisposeAsync().ConfigureAwait(false);

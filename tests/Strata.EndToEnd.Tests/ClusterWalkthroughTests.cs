@@ -98,6 +98,17 @@ public sealed class ClusterWalkthroughTests(ITestOutputHelper output) : IDisposa
         Assert.NotEqual(Field(volume, "metadata.name"), Field(second, "metadata.name"));
         await CompareAsync(portal, iqn);
         _log($"data intact after node and control-plane kills ({data})");
+
+        // A node stopped cleanly (SIGTERM) gives its lease back: NotReady at once, well before the 6 s TTL, saying it was stopped.
+        int other = Enumerable.Range(0, 3).First(i => i != index);
+        clock.Restart();
+        await cluster.StopNodeAsync(other);
+        await cluster.WaitForAsync("nodes", items => items.Any(n => Field(n, "metadata.name") == NodeName(other) && Field(n, "status.phase") == "NotReady"),
+            TimeSpan.FromSeconds(4), $"{NodeName(other)} to be NotReady within 4 s of SIGTERM");
+        var stopped = await cluster.GetAsync("nodes", NodeName(other));
+        Assert.Contains("stopped", Condition(stopped, "Ready", out string? ready), StringComparison.Ordinal);
+        Assert.Equal("False", ready);
+        _log($"{NodeName(other)} NotReady {clock.Elapsed.TotalSeconds:F1} s after SIGTERM");
     }
 
     /// <summary>The seed's StoragePoolClaim and StorageClass, as written there: three Healthy pools on distinct nodes, exact accounting.</summary>

@@ -62,6 +62,12 @@ internal static class ApiEndpoints
             services.Nodes.RegisterAsync(name, registration, ct)).WithName("RegisterNode");
         nodes.MapPost("/heartbeat", async (string name, long lease, CancellationToken ct) =>
             await services.Nodes.HeartbeatAsync(name, lease, ct).ConfigureAwait(false) ? Results.Ok() : Results.StatusCode(StatusCodes.Status410Gone)).WithName("Heartbeat");
+        nodes.MapPost("/deregister", async (string name, long lease, CancellationToken ct) =>
+        {
+            bool done = await services.Nodes.DeregisterAsync(name, lease, ct).ConfigureAwait(false);
+            services.Wake();
+            return done ? Results.Ok() : Results.StatusCode(StatusCodes.Status410Gone);
+        }).WithName("Deregister");
         nodes.MapGet("/assignments", (string name, long? since, int? wait, CancellationToken ct) =>
             services.Nodes.AssignmentsAsync(name, since ?? 0, TimeSpan.FromSeconds(Math.Clamp(wait ?? 10, 0, 30)), ct)).WithName("Assignments");
         nodes.MapPut("/report", async (string name, NodeReport report, CancellationToken ct) =>

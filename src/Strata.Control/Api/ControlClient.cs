@@ -65,6 +65,10 @@ public sealed class ControlClient : IDisposable
     public async Task<bool> HeartbeatAsync(string node, long lease, CancellationToken ct = default) =>
         await TrySendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/heartbeat?lease={lease}", null, ct).ConfigureAwait(false);
 
+    /// <summary>Gives the node's lease back as it stops; false when it had lapsed already.</summary>
+    public Task<bool> DeregisterAsync(string node, long lease, CancellationToken ct = default) =>
+        TrySendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/deregister?lease={lease}", null, ct);
+
     public async Task<NodeAssignments> AssignmentsAsync(string node, long since, int waitSeconds, CancellationToken ct = default) =>
         (await SendAsync(HttpMethod.Get, $"api/v1/nodes/{node}/assignments?since={since}&wait={waitSeconds}", null, ct).ConfigureAwait(false)).Deserialize<NodeAssignments>(ResourceJson.Options)!;
 

@@ -64,6 +64,34 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
             && await store.GetAsync(ClusterView.NodeLeasePrefix + name, ct).ConfigureAwait(false) is not null;
     }
 
+    /// <summary>
+    /// A node agent stopping cleanly gives its lease back: it is NotReady at once (what it hosts goes Offline on the
+    /// next pass) instead of after the lease's TTL, and says it was stopped rather than lost.
+    /// </summary>
+    public async Task<bool> DeregisterAsync(string name, long lease, CancellationToken ct)
+    {
+        var node = await _resources.MutateAsync<Node>(ResourceKind.Node, null, name, n =>
+        {
+            if (n.Status.Lease != lease)
+            {
+                return false;
+            }
+
+            var c = n.Status.Conditions;
+            Conditions.Set(ref c, "Ready", false, NodeHealthReconciler.StoppedReason, "the node agent was stopped (it shut down cleanly and gave its lease back)");
+            n.Status.Conditions = c;
+            return true;
+        }, ct).ConfigureAwait(false);
+        if (node is null || node.Status.Lease != lease)
+        {
+            return false;
+        }
+
+        await store.RevokeLeaseAsync(lease, ct).ConfigureAwait(false);
+        log($"node {name} stopped and gave its lease back");
+        return true;
+    }
+
     public async Task<NodeAssignments> AssignmentsAsync(string name, long seen, TimeSpan wait, CancellationToken ct)
     {
         if (seen > 0)

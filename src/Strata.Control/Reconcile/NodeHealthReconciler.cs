@@ -8,6 +8,9 @@ namespace Strata.Control.Reconcile;
 /// </summary>
 public sealed class NodeHealthReconciler : IReconciler
 {
+    /// <summary>The Ready condition's reason when the agent gave its lease back as it shut down.</summary>
+    public const string StoppedReason = "NodeStopped";
+
     public async Task ReconcileAsync(ClusterView view, ReconcileContext context, CancellationToken ct)
     {
         foreach (var node in view.Nodes)
@@ -16,7 +19,8 @@ public sealed class NodeHealthReconciler : IReconciler
             bool ready = view.IsReady(name);
             string phase = ready ? "Ready" : "NotReady";
             var conditions = node.Status.Conditions;
-            bool changed = Conditions.Set(ref conditions, "Ready", ready,
+            bool stopped = !ready && Conditions.Find(conditions, "Ready")?.Reason == StoppedReason; // said by the agent itself as it stopped
+            bool changed = !stopped && Conditions.Set(ref conditions, "Ready", ready,
                 ready ? "NodeLeaseRenewed" : "NodeLeaseExpired",
                 ready ? "the node agent renews its lease" : "the node agent stopped renewing its lease (it is down, or cut off from the control plane)");
             node.Status.Conditions = conditions;
@@ -25,7 +29,8 @@ public sealed class NodeHealthReconciler : IReconciler
                 node.Status.Phase = phase;
                 changed = true;
                 context.Log($"node {name} is {phase}");
-                await context.EventAsync(node, ready ? "NodeReady" : "NodeNotReady", ready ? $"node {name} is Ready" : $"node {name} is NotReady: its lease expired", ct, warning: !ready).ConfigureAwait(false);
+                await context.EventAsync(node, ready ? "NodeReady" : "NodeNotReady",
+                    ready ? $"node {name} is Ready" : stopped ? $"node {name} is NotReady: its agent was stopped" : $"node {name} is NotReady: its lease expired", ct, warning: !ready).ConfigureAwait(false);
             }
 
             if (changed)

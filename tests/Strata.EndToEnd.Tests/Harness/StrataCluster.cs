@@ -134,6 +134,16 @@ public sealed class StrataCluster : IAsyncDisposable
         await (_nodes[index] ?? throw new InvalidOperationException("not running")).KillAsync();
     }
 
+    /// <summary>SIGTERM: the node stops cleanly (and gives its lease back).</summary>
+    public async Task StopNodeAsync(int index)
+    {
+        var node = _nodes[index] ?? throw new InvalidOperationException("not running");
+        _log($"kill -TERM {NodeName(index)} (pid {node.Pid})");
+        node.Signal(Libc.SIGTERM);
+        if (!await node.WaitForExitAsync(TimeSpan.FromSeconds(30)))
+            throw new InvalidOperationException($"{NodeName(index)} did not stop on SIGTERM\n{node.Describe()}");
+    }
+
     public async Task KillControlAsync()
     {
         _log($"kill -9 strata control (pid {_control?.Pid})");
