@@ -150,6 +150,11 @@ public sealed class ReplicaClient : IBlockDevice
                     if (header.Opcode == Opcode.HelloOk && header.RequestId == 0)
                     {
                         var ok = HelloOkPayload.Decode(payload);
+                        if (ok.Version != FrameHeader.CurrentVersion)
+                        {
+                            throw new ReplicaProtocolException($"the server answered in protocol version {ok.Version}, not {FrameHeader.CurrentVersion}");
+                        }
+
                         BlockSize = ok.BlockSize;
                         BlockCount = ok.BlockCount;
                         return;
