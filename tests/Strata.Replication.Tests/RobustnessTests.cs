@@ -28,6 +28,15 @@ public sealed class RobustnessTests
             Assert.Equal(ReplicaStatus.ProtocolError, Assert.Single(answers).Header.Status);
         }
 
+        // Garbage shorter than a header is refused from its first bytes too.
+        using (var raw = await Frames.ConnectRawAsync(host.EndPoint))
+        {
+            await raw.SendAsync("HELO\r\n"u8.ToArray(), SocketFlags.None);
+            var answer = Assert.Single(await Frames.ReadUntilClosedAsync(raw, TimeSpan.FromSeconds(10)));
+            Assert.Equal(ReplicaStatus.ProtocolError, answer.Header.Status);
+            Assert.Contains("bad magic", System.Text.Encoding.UTF8.GetString(answer.Payload));
+        }
+
         // A request before Hello, and a Hello for a volume with a bad payload length in a valid header.
         using (var raw = await Frames.ConnectRawAsync(host.EndPoint))
         {

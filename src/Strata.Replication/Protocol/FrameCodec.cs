@@ -46,6 +46,11 @@ public static class FrameCodec
     {
         if (buffer.Length < FrameHeader.Size)
         {
+            // What is there of the magic and version is judged at once: garbage is refused without waiting for 40 bytes.
+            Span<byte> start = stackalloc byte[6];
+            var known = start[..(int)Math.Min(buffer.Length, 6)];
+            buffer.Slice(0, known.Length).CopyTo(known);
+            FrameHeader.CheckStart(known);
             header = default;
             return false;
         }

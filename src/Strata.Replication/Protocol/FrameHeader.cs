@@ -98,17 +98,7 @@ public readonly struct FrameHeader
             throw new ReplicaProtocolException($"a frame header is {Size} bytes, not {source.Length}");
         }
 
-        uint magic = BinaryPrimitives.ReadUInt32LittleEndian(source);
-        if (magic != Magic)
-        {
-            throw new ReplicaProtocolException($"bad magic 0x{magic:x8}: not a Strata replica protocol frame");
-        }
-
-        ushort version = BinaryPrimitives.ReadUInt16LittleEndian(source[4..]);
-        if (version != CurrentVersion)
-        {
-            throw new ReplicaProtocolException($"frame version {version} is not supported (this side speaks {CurrentVersion})");
-        }
+        CheckStart(source[..6]);
 
         uint headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(source[36..]);
         uint computed = Crc32C.Compute(source[..36]);
@@ -133,6 +123,27 @@ public readonly struct FrameHeader
         var header = new FrameHeader(opcode, flags, requestId, lba, blockCount, (int)payloadLength, payloadCrc);
         header.CheckOpcode();
         return header;
+    }
+
+    /// <summary>Checks the first bytes of a header, as many as there are (up to 6): the magic, then the version.</summary>
+    internal static void CheckStart(ReadOnlySpan<byte> start)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(magic, Magic);
+        int n = Math.Min(start.Length, 4);
+        if (!start[..n].SequenceEqual(magic[..n]))
+        {
+            throw new ReplicaProtocolException($"bad magic 0x{Convert.ToHexString(start[..n])}: not a Strata replica protocol frame");
+        }
+
+        if (start.Length >= 6)
+        {
+            ushort version = BinaryPrimitives.ReadUInt16LittleEndian(start[4..]);
+            if (version != CurrentVersion)
+            {
+                throw new ReplicaProtocolException($"frame version {version} is not supported (this side speaks {CurrentVersion})");
+            }
+        }
     }
 
     private void CheckOpcode()

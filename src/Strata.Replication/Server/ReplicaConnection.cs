@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading.Channels;
 using Strata.Replication.Protocol;
@@ -215,6 +216,7 @@ internal sealed class ReplicaConnection
     }
 
     /// <summary>Starts a Read, Write, Flush or Unmap; false when the connection is fenced and must close.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(FrameHeader header, ReadOnlySequence<byte> payload)
     {
         if (_fence is null || _device is null)

@@ -118,6 +118,23 @@ public sealed class FrameCodecTests
     }
 
     [Fact]
+    public void Garbage_is_refused_from_its_first_bytes_without_waiting_for_a_header()
+    {
+        var garbage = new ReadOnlySequence<byte>("GET / HTTP/1.1"u8.ToArray()[..3]);
+        Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref garbage, out _, out _));
+
+        var wrongVersion = new ReadOnlySequence<byte>([(byte)'S', (byte)'T', (byte)'R', (byte)'P', 9, 0]);
+        Assert.Contains("version 9", Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref wrongVersion, out _, out _)).Message);
+
+        // A start that may still become a frame is only incomplete.
+        foreach (int n in new[] { 1, 2, 4, 6, 39 })
+        {
+            var start = new ReadOnlySequence<byte>(Frames.Frame(Opcode.Flush, 0, 1, 0, 0, [])[..n]);
+            Assert.False(FrameCodec.TryReadFrame(ref start, out _, out _));
+        }
+    }
+
+    [Fact]
     public void An_oversize_payload_is_refused_from_the_header_alone()
     {
         var header = Refix(SetU32(Frames.Frame(Opcode.Write, 0, 1, 0, 1, new byte[512])[..FrameHeader.Size], 28, FrameHeader.MaxPayload + 512));
