@@ -53,7 +53,7 @@ public sealed class ReplicaClient : IBlockDevice
     private volatile BlockDeviceException? _failure;
     private volatile string? _fencedMessage;
     private string? _serverError;
-    private bool _closing;
+    private volatile bool _closing;
 
     private ReplicaClient(Socket socket, IPEndPoint endpoint, string volumeId, long epoch)
     {

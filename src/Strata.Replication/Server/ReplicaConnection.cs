@@ -92,7 +92,14 @@ internal sealed class ReplicaConnection
             await sending.ConfigureAwait(false);
             _fence?.Remove(this);
             await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                await _output.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Completing flushes what is left; the socket is gone.
+            }
         }
     }
 
