@@ -1,0 +1,626 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using Strata.Replication.Client;
+using Strata.Replication.Protocol;
+
+namespace Strata.Replication;
+
+/// <summary>
+/// A volume replica on a <see cref="ReplicaServer"/>, as an <see cref="IBlockDevice"/>: one TCP connection that
+/// says Hello with the volume id and this target's epoch, then pipelines requests (up to <see cref="MaxInFlight"/>
+/// at a time, answered in any order and matched by request id). A server error comes back as a
+/// <see cref="BlockDeviceException"/> of the server's kind and message; losing the connection fails every request
+/// in flight and every later one with <see cref="BlockDeviceErrorKind.Unavailable"/> (a client does not
+/// reconnect: make a new one); once fenced by a newer epoch, every call fails with
+/// <see cref="BlockDeviceErrorKind.Fenced"/>.
+/// </summary>
+/// <remarks>
+/// Requests larger than <see cref="FrameHeader.MaxPayload"/> are split. A cancellation token is observed until the
+/// request is sent; a request on the wire runs to its end. Every returned ValueTask must be awaited (that hands its
+/// slot back).
+/// </remarks>
+public sealed class ReplicaClient : IBlockDevice
+{
+    public const int SlotBits = 16;
+
+    /// <summary>Requests in flight at most; more wait for a slot.</summary>
+    public const int MaxInFlight = 256;
+
+    private const int FlushThreshold = 1 << 20;
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly PendingRequest[] _slots = new PendingRequest[MaxInFlight];
+    private readonly Stack<PendingRequest> _free = new(MaxInFlight);
+    private readonly SemaphoreSlim _room = new(MaxInFlight, MaxInFlight);
+    private readonly Lock _gate = new();
+    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+
+    /// <summary>Set once: why no request can be sent any more (connection lost, fenced, closed). Under <see cref="_gate"/>.</summary>
+    private volatile BlockDeviceException? _failure;
+    private volatile string? _fencedMessage;
+    private string? _serverError;
+    private volatile bool _closing;
+
+    private ReplicaClient(Socket socket, IPEndPoint endpoint, string volumeId, long epoch)
+    {
+        _socket = socket;
+        RemoteEndPoint = endpoint;
+        VolumeId = volumeId;
+        Epoch = epoch;
+        _stream = new NetworkStream(socket, ownsSocket: false);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        for (int i = MaxInFlight - 1; i >= 0; i--)
+        {
+            _slots[i] = new PendingRequest(this, i);
+            _free.Push(_slots[i]);
+        }
+    }
+
+    public IPEndPoint RemoteEndPoint { get; }
+
+    public string VolumeId { get; }
+
+    public long Epoch { get; }
+
+    public int BlockSize { get; private set; }
+
+    public long BlockCount { get; private set; }
+
+    /// <summary>False once the connection is lost, fenced or closed: every call fails from then on.</summary>
+    public bool IsConnected => _failure is null;
+
+    /// <summary>
+    /// Connects to the replica server at <paramref name="endpoint"/> and says Hello for <paramref name="volumeId"/>
+    /// at <paramref name="epoch"/>. Throws <see cref="BlockDeviceException"/>: Fenced when the replica has seen a
+    /// newer epoch, Unavailable when the server cannot be reached or holds no such volume.
+    /// </summary>
+    public static async Task<ReplicaClient> ConnectAsync(IPEndPoint endpoint, string volumeId, long epoch, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        byte[] hello = new HelloPayload(FrameHeader.CurrentVersion, epoch, volumeId).Encode();
+
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(HandshakeTimeout);
+        try
+        {
+            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"cannot connect to the replica server at {endpoint}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        var client = new ReplicaClient(socket, endpoint, volumeId, epoch);
+        try
+        {
+            await client.HandshakeAsync(hello, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await client.CloseTransportAsync().ConfigureAwait(false);
+            if (e is BlockDeviceException || (e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                throw;
+            }
+
+            throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable,
+                $"the replica server at {endpoint} did not complete the handshake for volume {volumeId}: {e.Message}", e);
+        }
+
+        client._receiving = client.ReceiveLoopAsync();
+        client._sending = client.SendLoopAsync();
+        return client;
+    }
+
+    private async Task HandshakeAsync(byte[] hello, CancellationToken ct)
+    {
+        FrameCodec.WriteFrame(_output, Opcode.Hello, 0, 0, 0, 0, hello);
+        await _output.FlushAsync(ct).ConfigureAwait(false);
+        while (true)
+        {
+            var result = await _input.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (FrameCodec.TryReadFrame(ref buffer, out var header, out var payload))
+            {
+                try
+                {
+                    if (header.Opcode == Opcode.HelloOk && header.RequestId == 0)
+                    {
+                        var ok = HelloOkPayload.Decode(payload);
+                        if (ok.Version != FrameHeader.CurrentVersion)
+                        {
+                            throw new ReplicaProtocolException($"the server answered in protocol version {ok.Version}, not {FrameHeader.CurrentVersion}");
+                        }
+
+                        BlockSize = ok.BlockSize;
+                        BlockCount = ok.BlockCount;
+                        return;
+                    }
+
+                    if (header.Opcode == Opcode.Response && header.RequestId == 0 && header.Status != ReplicaStatus.Ok)
+                    {
+                        throw new BlockDeviceException(header.Status.ToErrorKind(),
+                            $"replica server {RemoteEndPoint} refused volume {VolumeId} at epoch {Epoch}: {Message(payload)}");
+                    }
+
+                    throw new ReplicaProtocolException($"expected HelloOk, got {header}");
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start);
+                }
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                throw new EndOfStreamException("the server closed the connection");
+            }
+        }
+    }
+
+    public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken ct = default)
+    {
+        uint count = CheckRange(lba, buffer.Length, out bool split);
+        if (split)
+        {
+            return ReadSplitAsync(lba, buffer, ct);
+        }
+
+        return count == 0 ? Nothing(ct) : Submit(Opcode.Read, FrameFlags.None, lba, count, buffer, default, 0, ct);
+    }
+
+    public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default)
+    {
+        uint count = CheckRange(lba, data.Length, out bool split);
+        if (split)
+        {
+            return WriteSplitAsync(lba, data, flags, ct);
+        }
+
+        bool fua = (flags & WriteFlags.Fua) != 0;
+        if (count == 0)
+        {
+            return fua ? FlushAsync(ct) : Nothing(ct);
+        }
+
+        if (Unusable(ct) is { } failed)
+        {
+            return failed;
+        }
+
+        // The checksum is the caller's work, on its own thread, so the send loop only copies.
+        return Submit(Opcode.Write, fua ? FrameFlags.Fua : FrameFlags.None, lba, count, default, data, Crc32C.Compute(data.Span), ct);
+    }
+
+    public ValueTask FlushAsync(CancellationToken ct = default) =>
+        Submit(Opcode.Flush, FrameFlags.None, 0, 0, default, default, 0, ct);
+
+    public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken ct = default)
+    {
+        if (lba < 0 || blockCount < 0 || lba > BlockCount || blockCount > BlockCount - lba)
+        {
+            throw BlockDeviceException.OutOfRange(lba, blockCount, BlockCount);
+        }
+
+        if (blockCount > uint.MaxValue)
+        {
+            return UnmapSplitAsync(lba, blockCount, ct);
+        }
+
+        return blockCount == 0 ? Nothing(ct) : Submit(Opcode.Unmap, FrameFlags.None, lba, (uint)blockCount, default, default, 0, ct);
+    }
+
+    /// <summary>
+    /// Says Goodbye: the requests in flight are answered (for up to 10 s), then the connection closes. Calls made
+    /// after this fail with <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_closing)
+            {
+                return;
+            }
+
+            _closing = true;
+            _outbound.Writer.TryWrite(Outbound.Goodbye);
+            _outbound.Writer.TryComplete();
+        }
+
+        try
+        {
+            await _receiving.WaitAsync(GoodbyeTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Abort();
+        }
+
+        await _receiving.ConfigureAwait(false);
+        await _sending.ConfigureAwait(false);
+        await CloseTransportAsync().ConfigureAwait(false);
+        _room.Dispose();
+    }
+
+    private ValueTask Submit(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc, CancellationToken ct)
+    {
+        if (Unusable(ct) is { } failed)
+        {
+            return failed;
+        }
+
+        if (!_room.Wait(0))
+        {
+            return SubmitWhenRoomAsync(opcode, flags, lba, count, read, write, crc, ct);
+        }
+
+        return SubmitWithRoom(opcode, flags, lba, count, read, write, crc);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SubmitWhenRoomAsync(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc, CancellationToken ct)
+    {
+        await _room.WaitAsync(ct).ConfigureAwait(false);
+        await SubmitWithRoom(opcode, flags, lba, count, read, write, crc).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes a slot (a place of <see cref="_room"/> is held) and queues the request for the send loop.</summary>
+    private ValueTask SubmitWithRoom(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc)
+    {
+        PendingRequest request;
+        short version;
+        lock (_gate)
+        {
+            if (_failure is not null || _closing)
+            {
+                _room.Release();
+                return ValueTask.FromException(StateError());
+            }
+
+            request = _free.Pop();
+            request.Prepare(opcode, flags, lba, count, read, write, crc);
+            version = request.Version;
+
+            // Queued under the lock: nothing gets queued behind the Goodbye of DisposeAsync.
+            _outbound.Writer.TryWrite(new Outbound(request, request.RequestId));
+        }
+
+        return new ValueTask(request, version);
+    }
+
+    /// <summary>A slot comes back when its caller took the result.</summary>
+    internal void Release(PendingRequest request)
+    {
+        lock (_gate)
+        {
+            _free.Push(request);
+        }
+
+        try
+        {
+            _room.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _outbound.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    if (item.Request is not { } r)
+                    {
+                        FrameCodec.WriteFrame(_output, Opcode.Goodbye, 0, 0, 0, 0, default, 0);
+                        continue;
+                    }
+
+                    // A request failed with the connection before it went out is not sent (its slot may be reused).
+                    if (r.RequestId != item.RequestId || !r.IsPending)
+                    {
+                        continue;
+                    }
+
+                    FrameCodec.WriteFrame(_output, r.Opcode, (byte)r.Flags, r.RequestId, (ulong)r.Lba, r.BlockCount, r.WriteData.Span, r.WriteCrc);
+                    if (_output.UnflushedBytes >= FlushThreshold)
+                    {
+                        await _output.FlushAsync().ConfigureAwait(false);
+                    }
+                }
+
+                var flushed = await _output.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // The socket broke: the receive loop sees it closed and fails what is in flight.
+            Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"sending to the replica server at {RemoteEndPoint} failed: {e.Message}", e));
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        string cause = "the server closed the connection";
+        Exception? inner = null;
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                bool more = true;
+                try
+                {
+                    while (more && FrameCodec.TryReadFrame(ref buffer, out var header, out var payload))
+                    {
+                        more = Dispatch(header, payload);
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (!more)
+                {
+                    break;
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        cause = $"the server closed the connection {buffer.Length} bytes into a frame";
+                    }
+
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            cause = e is ReplicaProtocolException ? $"the server broke the protocol: {e.Message}" : e.Message;
+            inner = e;
+        }
+
+        Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable,
+            $"the connection to the replica server at {RemoteEndPoint} (volume {VolumeId}) was lost: {_serverError ?? cause}", inner));
+    }
+
+    /// <summary>Handles one frame from the server; false when the server said Goodbye.</summary>
+    private bool Dispatch(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        if (header.Opcode == Opcode.Goodbye)
+        {
+            _serverError ??= "the server said Goodbye";
+            return false;
+        }
+
+        if (header.Opcode != Opcode.Response)
+        {
+            throw new ReplicaProtocolException($"a server does not send {header.Opcode} after the handshake");
+        }
+
+        ulong slot = header.RequestId & ((1UL << SlotBits) - 1);
+        var request = slot < MaxInFlight ? _slots[slot] : null;
+        if (request is null || request.RequestId != header.RequestId || !request.IsPending)
+        {
+            if (header.Status == ReplicaStatus.ProtocolError)
+            {
+                // Not about a request of ours (the server could not tell which): it is closing the connection.
+                _serverError = $"the server refused the stream: {Message(payload)}";
+                return true;
+            }
+
+            throw new ReplicaProtocolException($"a response to request {header.RequestId}, which is not in flight");
+        }
+
+        if (header.Status == ReplicaStatus.Ok)
+        {
+            int expected = request.Opcode == Opcode.Read ? request.ReadBuffer.Length : 0;
+            if (header.PayloadLength != expected)
+            {
+                throw new ReplicaProtocolException($"the response to {request.Opcode} {header.RequestId} carries {header.PayloadLength} bytes, not {expected}");
+            }
+
+            if (expected > 0)
+            {
+                payload.CopyTo(request.ReadBuffer.Span);
+            }
+
+            request.TryComplete(null);
+            return true;
+        }
+
+        string message = Message(payload);
+        if (header.Status == ReplicaStatus.Fenced)
+        {
+            // Sticky: this target is superseded; nothing it sends from now on may reach the replica.
+            lock (_gate)
+            {
+                _fencedMessage ??= message;
+            }
+        }
+        else if (header.Status == ReplicaStatus.ProtocolError)
+        {
+            _serverError = $"the server refused {request.Opcode} {header.RequestId}: {message}";
+            message = _serverError;
+        }
+
+        request.TryComplete(new BlockDeviceException(header.Status.ToErrorKind(), message));
+        return true;
+    }
+
+    /// <summary>Nothing more can be sent: closes the socket and fails every request in flight.</summary>
+    private void Fail(BlockDeviceException cause)
+    {
+        lock (_gate)
+        {
+            _failure ??= cause;
+            _outbound.Writer.TryComplete();
+        }
+
+        Abort();
+        foreach (var request in _slots)
+        {
+            if (request.IsPending)
+            {
+                request.TryComplete(StateError());
+            }
+        }
+    }
+
+    /// <summary>The error every call gets once the client cannot serve any more (a new one each time: each is thrown).</summary>
+    private Exception StateError()
+    {
+        if (_fencedMessage is { } fenced)
+        {
+            return new BlockDeviceException(BlockDeviceErrorKind.Fenced, fenced);
+        }
+
+        if (_failure is { } failure)
+        {
+            return new BlockDeviceException(failure.Kind, failure.Message, failure.InnerException);
+        }
+
+        return new ObjectDisposedException(nameof(ReplicaClient), $"the replica client of volume {VolumeId} is closed");
+    }
+
+    private ValueTask? Unusable(CancellationToken ct)
+    {
+        if (_fencedMessage is not null || _failure is not null || _closing)
+        {
+            return ValueTask.FromException(StateError());
+        }
+
+        return ct.IsCancellationRequested ? ValueTask.FromCanceled(ct) : null;
+    }
+
+    private ValueTask Nothing(CancellationToken ct) => Unusable(ct) ?? ValueTask.CompletedTask;
+
+    private uint CheckRange(long lba, int bytes, out bool split)
+    {
+        if (bytes % BlockSize != 0)
+        {
+            throw new ArgumentException($"buffer of {bytes} bytes is not a whole number of {BlockSize}-byte blocks");
+        }
+
+        long count = bytes / BlockSize;
+        if (lba < 0 || lba > BlockCount || count > BlockCount - lba)
+        {
+            throw BlockDeviceException.OutOfRange(lba, count, BlockCount);
+        }
+
+        split = bytes > FrameHeader.MaxPayload;
+        return (uint)count;
+    }
+
+    private int BlocksPerRequest => FrameHeader.MaxPayload / BlockSize;
+
+    private async ValueTask ReadSplitAsync(long lba, Memory<byte> buffer, CancellationToken ct)
+    {
+        int step = BlocksPerRequest * BlockSize;
+        var parts = new List<Task>();
+        for (int offset = 0; offset < buffer.Length; offset += step)
+        {
+            var part = buffer.Slice(offset, Math.Min(step, buffer.Length - offset));
+            parts.Add(Submit(Opcode.Read, FrameFlags.None, lba + (offset / BlockSize), (uint)(part.Length / BlockSize), part, default, 0, ct).AsTask());
+        }
+
+        await Task.WhenAll(parts).ConfigureAwait(false);
+    }
+
+    private async ValueTask WriteSplitAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct)
+    {
+        int step = BlocksPerRequest * BlockSize;
+        var parts = new List<Task>();
+        for (int offset = 0; offset < data.Length; offset += step)
+        {
+            var part = data.Slice(offset, Math.Min(step, data.Length - offset));
+            parts.Add(WriteAsync(lba + (offset / BlockSize), part, flags, ct).AsTask());
+        }
+
+        await Task.WhenAll(parts).ConfigureAwait(false);
+    }
+
+    private async ValueTask UnmapSplitAsync(long lba, long blockCount, CancellationToken ct)
+    {
+        var parts = new List<Task>();
+        for (long done = 0; done < blockCount; done += uint.MaxValue)
+        {
+            parts.Add(UnmapAsync(lba + done, Math.Min(uint.MaxValue, blockCount - done), ct).AsTask());
+        }
+
+        await Task.WhenAll(parts).ConfigureAwait(false);
+    }
+
+    private void Abort()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async ValueTask CloseTransportAsync()
+    {
+        Abort();
+        await _input.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _socket.Dispose();
+    }
+
+    private static string Message(in ReadOnlySequence<byte> payload) =>
+        payload.IsEmpty ? "(no message)" : Encoding.UTF8.GetString(payload);
+
+    /// <summary>What the send loop sends: a request (skipped when it is no longer the one the slot holds) or Goodbye.</summary>
+    private readonly record struct Outbound(PendingRequest? Request, ulong RequestId)
+    {
+        public static Outbound Goodbye => new(null, 0);
+    }
+}

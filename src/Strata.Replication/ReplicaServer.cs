@@ -1,0 +1,261 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Strata.Replication.Server;
+
+namespace Strata.Replication;
+
+/// <summary>
+/// Serves the volume replicas of a node over the replica protocol (TCP, <see cref="DefaultPort"/>;
+/// docs/replication-protocol.md). A client's Hello names a volume, which <c>resolve</c> maps to the device that
+/// holds it, and an epoch: an epoch older than the newest this server stored for the volume is refused (Fenced); a
+/// newer one is stored durably in the <see cref="IEpochStore"/> before it is accepted, and from then on every
+/// connection of an older epoch is answered Fenced and closed at its next request. Requests on a connection run
+/// concurrently and are answered as they complete.
+/// </summary>
+public sealed class ReplicaServer : IAsyncDisposable
+{
+    public const int DefaultPort = 6060;
+
+    private readonly IPEndPoint _endpoint;
+    private readonly Func<string, IBlockDevice?> _resolve;
+    private readonly ConcurrentDictionary<string, VolumeFence> _fences = new(StringComparer.Ordinal);
+    private readonly Dictionary<Socket, Task> _connections = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposeStarted;
+
+    /// <param name="endpoint">Where to listen; port 0 takes a free one (<see cref="LocalEndPoint"/> tells which).</param>
+    /// <param name="resolve">The device holding a volume's replica on this node, or null when it holds none. The
+    /// server does not own the devices: it never disposes them.</param>
+    public ReplicaServer(IPEndPoint endpoint, Func<string, IBlockDevice?> resolve, IEpochStore epochs, ReplicaServerOptions? options = null)
+    {
+        _endpoint = endpoint;
+        _resolve = resolve;
+        Epochs = epochs;
+        Options = options ?? new ReplicaServerOptions();
+    }
+
+    public ReplicaServerOptions Options { get; }
+
+    public IEpochStore Epochs { get; }
+
+    /// <summary>The address the server listens on, with the real port when 0 was asked; null before <see cref="Start"/>.</summary>
+    public IPEndPoint? LocalEndPoint => (IPEndPoint?)_listener?.LocalEndPoint;
+
+    /// <summary>Connections open now.</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (_connections)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Starts listening and accepting; returns at once.</summary>
+    public ReplicaServer Start()
+    {
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("the replica server is started already");
+        }
+
+        var listener = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(_endpoint);
+            listener.Listen(128);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        _acceptLoop = AcceptLoopAsync(listener);
+        return this;
+    }
+
+    internal IBlockDevice? Resolve(string volumeId) => _resolve(volumeId);
+
+    internal VolumeFence FenceOf(string volumeId) => _fences.GetOrAdd(volumeId, id => new VolumeFence(id));
+
+    internal void Log(string message) => Options.Log(message);
+
+    /// <summary>Serves one connection over any pipe pair (tests drive the decode path through it without sockets).</summary>
+    internal Task ServeAsync(PipeReader input, PipeWriter output, string peer, Action abort) =>
+        new ReplicaConnection(this, input, output, peer, abort).RunAsync();
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (SocketException e) when (!_stopping.IsCancellationRequested && e.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // Out of descriptors or socket memory: accept fails at once while the connection waits in the backlog.
+                Log($"accept failed: {e.Message}; retrying in 100 ms");
+                try
+                {
+                    await Task.Delay(100, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            lock (_connections)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                    return;
+                }
+
+                _connections[socket] = Task.Run(() => RunConnectionAsync(socket));
+            }
+        }
+    }
+
+    private async Task RunConnectionAsync(Socket socket)
+    {
+        string peer = "?";
+        try
+        {
+            peer = socket.RemoteEndPoint?.ToString() ?? "?";
+            socket.NoDelay = true;
+            Log($"connection from {peer}");
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+            var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+            await new ReplicaConnection(this, input, output, peer, () => Abort(socket)).RunAsync().ConfigureAwait(false);
+            await LingerAsync(socket).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            // Reset before or while we set it up: one connection lost.
+        }
+        finally
+        {
+            socket.Dispose();
+            lock (_connections)
+            {
+                _connections.Remove(socket);
+            }
+
+            Log($"connection from {peer} closed");
+        }
+    }
+
+    /// <summary>
+    /// A close of our own (protocol error, fenced, Goodbye) sends FIN after the last response, then reads and drops
+    /// what the client still sends for a moment: closing with unread data would send a reset, which can destroy
+    /// that last response in the client's receive queue before it reads it.
+    /// </summary>
+    private async Task LingerAsync(Socket socket)
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            timeout.CancelAfter(Options.LingerOnClose);
+            var sink = new byte[4096];
+            while (await socket.ReceiveAsync(sink, SocketFlags.None, timeout.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+    }
+
+    private static void Abort(Socket socket)
+    {
+        try
+        {
+            // Shutdown wakes a pending receive or send on every platform; Dispose alone may not.
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        socket.Dispose();
+    }
+
+    /// <summary>
+    /// Stops at once: no more connections, and every open one is closed now (clients see the connection drop and
+    /// fail their requests in flight). Returns when the device calls already started have finished, so the devices
+    /// can be closed after.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposeStarted, 1) == 1)
+        {
+            await _stopped.Task.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    private async Task StopAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        Task[] running;
+        lock (_connections)
+        {
+            foreach (var socket in _connections.Keys)
+            {
+                Abort(socket);
+            }
+
+            running = [.. _connections.Values];
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,411 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading.Channels;
+using Strata.Replication.Protocol;
+
+namespace Strata.Replication.Server;
+
+/// <summary>
+/// One client connection of a <see cref="ReplicaServer"/>. The receive loop decodes frames from a PipeReader and
+/// starts each request's device call without waiting for earlier ones (so responses complete out of order, matched
+/// by request id); completed requests queue for the send loop, the connection's one writer, which frames the
+/// responses into the PipeWriter and flushes when the queue runs dry. A frame that breaks the protocol is answered
+/// with <see cref="ReplicaStatus.ProtocolError"/> and ends the connection; nothing of it is applied.
+/// </summary>
+internal sealed class ReplicaConnection
+{
+    /// <summary>A flush of the response stream is forced once this much is buffered.</summary>
+    private const int FlushThreshold = 1 << 20;
+
+    /// <summary>An error message's UTF-8 is cut to this many bytes.</summary>
+    private const int MaxMessageBytes = 4096;
+
+    private readonly ReplicaServer _server;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly string _peer;
+    private readonly Action _abort;
+    private readonly InFlightLimit _limit;
+    private readonly Channel<ServerRequest> _responses = Channel.CreateUnbounded<ServerRequest>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+
+    private readonly Stack<ServerRequest> _free = new();
+    private VolumeFence? _fence;
+    private IBlockDevice? _device;
+    private int _blockSize;
+    private long _blockCount;
+    private volatile bool _outputBroken;
+
+    /// <param name="abort">Closes the transport at once (the socket), ending a pending read or flush.</param>
+    public ReplicaConnection(ReplicaServer server, PipeReader input, PipeWriter output, string peer, Action abort)
+    {
+        _server = server;
+        _abort = abort;
+        _input = input;
+        _output = output;
+        _peer = peer;
+        _limit = new InFlightLimit(server.Options.MaxInFlightPerConnection, server.Options.MaxInFlightBytesPerConnection);
+    }
+
+    /// <summary>The epoch this connection's Hello was accepted with; -1 before.</summary>
+    public long Epoch { get; private set; } = -1;
+
+    public string? VolumeId => _fence?.VolumeId;
+
+    /// <summary>Device calls started and not finished (guarded by the fence's lock).</summary>
+    internal int DeviceCalls { get; set; }
+
+    /// <summary>Completed when <see cref="DeviceCalls"/> reaches zero (guarded by the fence's lock).</summary>
+    internal TaskCompletionSource? Drained { get; set; }
+
+    /// <summary>Serves the connection until the client says Goodbye, closes it, breaks the protocol or is fenced,
+    /// or the server stops it. Returns once every request it started has finished.</summary>
+    public async Task RunAsync()
+    {
+        var sending = SendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync().ConfigureAwait(false);
+        }
+        catch (ReplicaProtocolException e)
+        {
+            _server.Log($"{_peer}: protocol error, closing: {e.Message}");
+            Answer(e.RequestId ?? 0, ReplicaStatus.ProtocolError, e.Message);
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The connection is gone (reset, or closed by the server stopping): nobody to answer.
+        }
+        catch (Exception e)
+        {
+            _server.Log($"{_peer}: unexpected failure, closing: {e}");
+            _abort();
+        }
+        finally
+        {
+            // Every request started gets its device call finished and its response framed (or dropped, when the
+            // socket is gone) before the connection closes: buffers go back, and no device call outlives it.
+            await _limit.WhenIdleAsync().ConfigureAwait(false);
+            _responses.Writer.TryComplete();
+            await sending.ConfigureAwait(false);
+            _fence?.Remove(this);
+            await _input.CompleteAsync().ConfigureAwait(false);
+            try
+            {
+                await _output.CompleteAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Completing flushes what is left; the socket is gone.
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        while (true)
+        {
+            var result = await _input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool more = true;
+            try
+            {
+                while (more && FrameCodec.TryReadFrame(ref buffer, out var header, out var payload))
+                {
+                    more = header.Opcode switch
+                    {
+                        Opcode.Read or Opcode.Write or Opcode.Flush or Opcode.Unmap => await DispatchAsync(header, payload).ConfigureAwait(false),
+                        Opcode.Hello => await HelloAsync(header, payload).ConfigureAwait(false),
+                        Opcode.Goodbye => false,
+                        _ => throw new ReplicaProtocolException($"a client does not send {header.Opcode}", header.RequestId),
+                    };
+                }
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (!more)
+            {
+                return;
+            }
+
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                if (!buffer.IsEmpty)
+                {
+                    throw new ReplicaProtocolException($"the connection closed {buffer.Length} bytes into a frame");
+                }
+
+                return;
+            }
+        }
+    }
+
+    private async ValueTask<bool> HelloAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        if (_fence is not null)
+        {
+            throw new ReplicaProtocolException("a second Hello on one connection", header.RequestId);
+        }
+
+        var hello = HelloPayload.Decode(payload, header.RequestId);
+        if (hello.Version < FrameHeader.CurrentVersion)
+        {
+            Answer(header.RequestId, ReplicaStatus.ProtocolError, $"protocol version {hello.Version} is not supported (this server speaks {FrameHeader.CurrentVersion})");
+            return false;
+        }
+
+        IBlockDevice? device;
+        try
+        {
+            device = _server.Resolve(hello.VolumeId);
+        }
+        catch (Exception e)
+        {
+            Answer(header.RequestId, ReplicaStatus.Unavailable, $"volume {hello.VolumeId} cannot be served here: {e.Message}");
+            return false;
+        }
+
+        if (device is null)
+        {
+            Answer(header.RequestId, ReplicaStatus.Unavailable, $"this node holds no replica of volume {hello.VolumeId}");
+            return false;
+        }
+
+        var fence = _server.FenceOf(hello.VolumeId);
+        await fence.HelloGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (fence.Epoch < 0)
+            {
+                fence.Load(await _server.Epochs.GetAsync(hello.VolumeId).ConfigureAwait(false));
+            }
+
+            long stored = fence.Epoch;
+            if (hello.Epoch < stored)
+            {
+                Answer(header.RequestId, ReplicaStatus.Fenced, $"epoch {hello.Epoch} is older than {stored}: a newer target owns volume {hello.VolumeId}");
+                return false;
+            }
+
+            if (hello.Epoch > stored)
+            {
+                // Durable before it is acted on: after a restart the replica still refuses every older epoch.
+                await _server.Epochs.SetAsync(hello.VolumeId, hello.Epoch).ConfigureAwait(false);
+            }
+
+            Epoch = hello.Epoch;
+            _device = device;
+            _blockSize = device.BlockSize;
+            _blockCount = device.BlockCount;
+            _fence = fence;
+            await fence.Accept(this, hello.Epoch).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Answer(header.RequestId, ReplicaStatus.Medium, $"the epoch of volume {hello.VolumeId} cannot be kept: {e.Message}");
+            return false;
+        }
+        finally
+        {
+            fence.HelloGate.Release();
+        }
+
+        _server.Log($"{_peer}: volume {hello.VolumeId} at epoch {hello.Epoch}");
+        var answer = Rent();
+        answer.InitHelloOk(header.RequestId, new HelloOkPayload(FrameHeader.CurrentVersion, _blockSize, _blockCount));
+        _responses.Writer.TryWrite(answer);
+        return true;
+    }
+
+    /// <summary>Starts a Read, Write, Flush or Unmap; false when the connection is fenced and must close.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> DispatchAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        if (_fence is null || _device is null)
+        {
+            throw new ReplicaProtocolException($"{header.Opcode} before Hello", header.RequestId);
+        }
+
+        long bytes = (long)header.BlockCount * _blockSize;
+        int length = 0;
+        if (header.Opcode == Opcode.Write)
+        {
+            if (header.PayloadLength != bytes)
+            {
+                throw new ReplicaProtocolException(
+                    $"Write {header.RequestId} of {header.BlockCount} blocks carries {header.PayloadLength} bytes, not {bytes}", header.RequestId);
+            }
+
+            length = header.PayloadLength;
+        }
+        else if (header.Opcode == Opcode.Read)
+        {
+            if (bytes > FrameHeader.MaxPayload)
+            {
+                throw new ReplicaProtocolException(
+                    $"Read {header.RequestId} of {header.BlockCount} blocks exceeds the payload limit of {FrameHeader.MaxPayload} bytes", header.RequestId);
+            }
+
+            length = (int)bytes;
+        }
+
+        await _limit.AcquireAsync(length).ConfigureAwait(false);
+        if (!_fence.TryBegin(this))
+        {
+            _limit.Release(length);
+            Answer(header.RequestId, ReplicaStatus.Fenced,
+                $"epoch {Epoch} is older than {_fence.Epoch}: a newer target owns volume {_fence.VolumeId}");
+            _server.Log($"{_peer}: fenced at epoch {Epoch} of volume {_fence.VolumeId}, closing");
+            return false;
+        }
+
+        var request = Rent();
+        request.InitDeviceCall(header, length);
+        if (header.Opcode != Opcode.Flush && (header.Lba > (ulong)_blockCount || header.BlockCount > (ulong)_blockCount - header.Lba))
+        {
+            request.Fail(BlockDeviceErrorKind.OutOfRange,
+                $"LBA range [{header.Lba}, {header.Lba + header.BlockCount}) lies outside the device's {_blockCount} blocks");
+            DeviceCallCompleted(request);
+            return true;
+        }
+
+        if (header.Opcode == Opcode.Write)
+        {
+            payload.CopyTo(request.Buffer.AsSpan());
+        }
+
+        request.Start(_device, header.Fua);
+        return true;
+    }
+
+    /// <summary>Called once per device call, from whatever thread finished it.</summary>
+    internal void DeviceCallCompleted(ServerRequest request)
+    {
+        _fence!.End(this);
+        _responses.Writer.TryWrite(request);
+    }
+
+    /// <summary>Queues an answer of the connection itself (not a device call's).</summary>
+    private void Answer(ulong requestId, ReplicaStatus status, string message)
+    {
+        var answer = Rent();
+        answer.InitAnswer(requestId, status, message);
+        _responses.Writer.TryWrite(answer);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        var reader = _responses.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var response))
+            {
+                if (!_outputBroken)
+                {
+                    try
+                    {
+                        WriteResponse(response);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        _outputBroken = true;
+                    }
+                }
+
+                Return(response);
+                if (!_outputBroken && _output.UnflushedBytes >= FlushThreshold)
+                {
+                    await FlushAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (!_outputBroken)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        try
+        {
+            var result = await _output.FlushAsync().ConfigureAwait(false);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                _outputBroken = true;
+            }
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The socket is gone: responses from now on are dropped (their requests still finish), and the receive
+            // loop ends on the same closed socket.
+            _outputBroken = true;
+            _abort();
+        }
+    }
+
+    private void WriteResponse(ServerRequest r)
+    {
+        if (r.ResponseOpcode == Opcode.HelloOk)
+        {
+            Span<byte> payload = stackalloc byte[HelloOkPayload.Length];
+            r.HelloOk.Write(payload);
+            FrameCodec.WriteFrame(_output, Opcode.HelloOk, 0, r.RequestId, 0, 0, payload);
+            return;
+        }
+
+        if (r.Status == ReplicaStatus.Ok)
+        {
+            var data = r.Opcode == Opcode.Read && r.Length > 0 ? r.Buffer.AsSpan(0, r.Length) : default;
+            FrameCodec.WriteFrame(_output, Opcode.Response, 0, r.RequestId, r.Lba, r.BlockCount, data, r.DataCrc);
+            return;
+        }
+
+        string message = r.Message ?? r.Status.ToString();
+        var span = _output.GetSpan(FrameHeader.Size + MaxMessageBytes);
+        var text = span.Slice(FrameHeader.Size, MaxMessageBytes);
+        int n = Encoding.UTF8.GetByteCount(message) <= MaxMessageBytes
+            ? Encoding.UTF8.GetBytes(message, text)
+            : Encoding.UTF8.GetBytes(message.AsSpan(0, Math.Min(message.Length, MaxMessageBytes / 3)), text);
+        new FrameHeader(Opcode.Response, (byte)r.Status, r.RequestId, r.Lba, r.BlockCount, n, Crc32C.Compute(text[..n])).Write(span);
+        _output.Advance(FrameHeader.Size + n);
+    }
+
+    private ServerRequest Rent()
+    {
+        lock (_free)
+        {
+            if (_free.TryPop(out var request))
+            {
+                return request;
+            }
+        }
+
+        return new ServerRequest(this);
+    }
+
+    private void Return(ServerRequest request)
+    {
+        bool limited = request.Limited;
+        int length = request.Length;
+        request.Clear();
+        lock (_free)
+        {
+            if (_free.Count < _server.Options.MaxInFlightPerConnection)
+            {
+                _free.Push(request);
+            }
+        }
+
+        if (limited)
+        {
+            _limit.Release(length);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using Strata.Replication.Protocol;
+
+namespace Strata.Replication.Server;
+
+/// <summary>
+/// One request a connection received and the response it owes: a device call (Read, Write, Flush, Unmap) started
+/// without waiting for earlier ones, or an answer of the connection itself (HelloOk, an error). Pooled per
+/// connection with its completion delegate, so a request allocates nothing; buffers come from
+/// <see cref="PinnedBufferPool"/>.
+/// </summary>
+internal sealed class ServerRequest
+{
+    private readonly ReplicaConnection _connection;
+    private readonly Action _onDeviceCompleted;
+    private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+
+    public ServerRequest(ReplicaConnection connection)
+    {
+        _connection = connection;
+        _onDeviceCompleted = OnDeviceCompleted;
+    }
+
+    public Opcode Opcode { get; private set; }
+
+    public ulong RequestId { get; private set; }
+
+    public ulong Lba { get; private set; }
+
+    public uint BlockCount { get; private set; }
+
+    /// <summary>Rented from <see cref="PinnedBufferPool.Shared"/>: a Write's data, then a Read's; null otherwise.</summary>
+    public byte[]? Buffer { get; private set; }
+
+    /// <summary>Bytes of <see cref="Buffer"/> in use, what the in-flight limit was charged.</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Whether this request holds a place of the connection's in-flight limit.</summary>
+    public bool Limited { get; private set; }
+
+    public ReplicaStatus Status { get; private set; }
+
+    public string? Message { get; private set; }
+
+    /// <summary>CRC32C of a successful Read's data.</summary>
+    public uint DataCrc { get; private set; }
+
+    /// <summary>The geometry a HelloOk answer carries.</summary>
+    public HelloOkPayload HelloOk { get; private set; }
+
+    /// <summary>The response opcode: Response, or HelloOk.</summary>
+    public Opcode ResponseOpcode { get; private set; }
+
+    public void InitDeviceCall(in FrameHeader header, int length)
+    {
+        Opcode = header.Opcode;
+        RequestId = header.RequestId;
+        Lba = header.Lba;
+        BlockCount = header.BlockCount;
+        Length = length;
+        Limited = true;
+        ResponseOpcode = Opcode.Response;
+        Status = ReplicaStatus.Ok;
+        Message = null;
+        DataCrc = 0;
+        Buffer = length > 0 ? PinnedBufferPool.Shared.Rent(length) : null;
+    }
+
+    public void InitAnswer(ulong requestId, ReplicaStatus status, string? message)
+    {
+        Opcode = Opcode.Response;
+        ResponseOpcode = Opcode.Response;
+        RequestId = requestId;
+        Lba = 0;
+        BlockCount = 0;
+        Length = 0;
+        Limited = false;
+        Status = status;
+        Message = message;
+        Buffer = null;
+    }
+
+    public void InitHelloOk(ulong requestId, HelloOkPayload payload)
+    {
+        InitAnswer(requestId, ReplicaStatus.Ok, null);
+        ResponseOpcode = Opcode.HelloOk;
+        HelloOk = payload;
+    }
+
+    /// <summary>Starts the device call (the range already checked, the Write's data in <see cref="Buffer"/>); the
+    /// connection hears of its end through <see cref="ReplicaConnection.DeviceCallCompleted"/>.</summary>
+    public void Start(IBlockDevice device, bool fua)
+    {
+        ValueTask call;
+        try
+        {
+            long lba = (long)Lba;
+            call = Opcode switch
+            {
+                Opcode.Read => device.ReadAsync(lba, Buffer.AsMemory(0, Length)),
+                Opcode.Write => device.WriteAsync(lba, Buffer.AsMemory(0, Length), fua ? WriteFlags.Fua : WriteFlags.None),
+                Opcode.Flush => device.FlushAsync(),
+                _ => device.UnmapAsync(lba, BlockCount),
+            };
+        }
+        catch (Exception e)
+        {
+            // Devices check arguments before they return a ValueTask.
+            Fail(e);
+            _connection.DeviceCallCompleted(this);
+            return;
+        }
+
+        _awaiter = call.ConfigureAwait(false).GetAwaiter();
+        if (_awaiter.IsCompleted)
+        {
+            OnDeviceCompleted();
+        }
+        else
+        {
+            _awaiter.UnsafeOnCompleted(_onDeviceCompleted);
+        }
+    }
+
+    /// <summary>Answers without calling the device (a range the device does not have).</summary>
+    public void Fail(BlockDeviceErrorKind kind, string message)
+    {
+        Status = kind.ToStatus();
+        Message = message;
+    }
+
+    private void OnDeviceCompleted()
+    {
+        try
+        {
+            _awaiter.GetResult();
+            if (Opcode == Opcode.Read)
+            {
+                DataCrc = Crc32C.Compute(Buffer.AsSpan(0, Length));
+            }
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+
+        _awaiter = default;
+        _connection.DeviceCallCompleted(this);
+    }
+
+    private void Fail(Exception e)
+    {
+        if (e is BlockDeviceException b)
+        {
+            Fail(b.Kind, b.Message);
+        }
+        else
+        {
+            // Anything else from a device is a failure of its medium as far as the client can tell.
+            Fail(BlockDeviceErrorKind.Medium, $"{Opcode} at LBA {Lba} failed: {e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>Gives the buffer back; the request can be reused.</summary>
+    public void Clear()
+    {
+        if (Buffer is { } b)
+        {
+            PinnedBufferPool.Shared.Return(b);
+            Buffer = null;
+        }
+
+        Message = null;
+    }
+}
