@@ -36,19 +36,34 @@ internal sealed class PoolHost(string dataDirectory, long sparseFileBytes, Actio
             bool made = assigned.Spec.Type == "disk" ? vdevs.Any(StoragePool.HasLabel) : vdevs.Any(v => File.Exists(v) && StoragePool.HasLabel(v));
             if (!made && assigned.Spec.Type == "sparse")
             {
-                // Files without any label are a creation cut short (a crash): they never held data.
-                vdevs.Where(File.Exists).ToList().ForEach(File.Delete);
+                // Files without any label are most likely a creation cut short (a crash), which never held data. They
+                // are set aside, not deleted: if they were a pool whose labels were destroyed, what is left stays readable.
+                foreach (string orphan in vdevs.Where(File.Exists))
+                {
+                    string aside = $"{orphan}.unlabelled-{DateTime.UtcNow:yyyyMMddHHmmss}";
+                    File.Move(orphan, aside);
+                    log($"pool {name}: {orphan} has no pool label; moved aside to {aside}");
+                }
+            }
+
+            if (made)
+            {
+                // Whose pool this is, read without writing anything: a read-write open would replay and write to it.
+                string holder;
+                await using (var probe = await StoragePool.OpenAsync(vdevs, readOnly: true).ConfigureAwait(false))
+                {
+                    holder = probe.Name;
+                }
+
+                if (holder != name)
+                {
+                    throw new PoolException($"{string.Join(", ", vdevs)} hold pool '{holder}', not '{name}'; refusing to use them");
+                }
             }
 
             var pool = made
                 ? await StoragePool.OpenAsync(vdevs).ConfigureAwait(false)
                 : await CreateAsync(assigned, vdevs).ConfigureAwait(false);
-            if (pool.Name != name)
-            {
-                await pool.DisposeAsync().ConfigureAwait(false);
-                throw new PoolException($"{string.Join(", ", vdevs)} hold pool '{pool.Name}', not '{name}'; refusing to use them");
-            }
-
             _open[name] = pool;
             _failed.Remove(name);
             log($"pool {name} open ({pool.Layout}, {pool.CapacityBytes >> 20} MiB)");
