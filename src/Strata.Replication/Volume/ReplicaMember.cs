@@ -1,0 +1,61 @@
+namespace Strata.Replication.Volume;
+
+/// <summary>Where a replica stands for its volume's target.</summary>
+public enum ReplicaRole
+{
+    /// <summary>In the in-sync set: has every acknowledged write; reads may go to it.</summary>
+    InSync,
+
+    /// <summary>Connected and given every new write, while a rebuild copies what it missed; joins the set when done.</summary>
+    Rebuilding,
+
+    /// <summary>Not reachable, failed, or not yet opened: out of the set, its missed grains tracked.</summary>
+    Offline,
+}
+
+/// <summary>A rebuild's progress, as `strata describe pv` shows it.</summary>
+public sealed record RebuildProgress(bool Full, long BytesDone, long BytesTotal, long BytesCopied, double BytesPerSecond, TimeSpan? Eta)
+{
+    public double Percent => BytesTotal == 0 ? 100 : 100.0 * BytesDone / BytesTotal;
+}
+
+/// <summary>One replica as its target sees it: role, why, and the rebuild in progress.</summary>
+/// <param name="Reason">Why it is in its role now (for Offline: the failure or why it cannot be reached).</param>
+/// <param name="LastError">The last failure that took it out of the set, kept after it returns.</param>
+public sealed record ReplicaState(string Name, ReplicaRole Role, string? Reason, string? LastError, RebuildProgress? Rebuild, long Failures);
+
+/// <summary>One replica of a <see cref="ReplicatedVolume"/>: its device when open, its role, and the grains it lacks.</summary>
+internal sealed class ReplicaMember(string name, long grains)
+{
+    public string Name { get; } = name;
+
+    /// <summary>The open device (a <see cref="ReplicaClient"/> or a local pool volume); null while Offline.</summary>
+    public IBlockDevice? Device { get; set; }
+
+    public ReplicaRole Role { get; set; } = ReplicaRole.Offline;
+
+    /// <summary>Whether the target wants it in the recorded in-sync set (false from the moment it fails).</summary>
+    public bool WantInSync { get; set; }
+
+    /// <summary>Grains this replica may not hold as the in-sync ones do; a rebuild copies exactly these.</summary>
+    public SparseBitmap Missing { get; } = new(grains);
+
+    /// <summary>Set when nothing is known of what it lacks (a new replica, or one whose history was lost): every grain.</summary>
+    public bool NeedsFullCopy { get; set; }
+
+    public string? Reason { get; set; }
+
+    public string? LastError { get; set; }
+
+    /// <summary>Failures since it was last in sync: how long to wait before opening it again.</summary>
+    public int ConsecutiveFailures { get; set; }
+
+    public long Failures;
+
+    // Rebuild progress, written by the rebuild, read by Status.
+    public long RebuildGrainsTotal;
+    public long RebuildGrainsDone;
+    public long RebuildBytesCopied;
+    public long RebuildStartTicks;
+    public bool RebuildFull;
+}

@@ -1,0 +1,389 @@
+using System.Buffers;
+using System.Diagnostics;
+
+namespace Strata.Replication.Volume;
+
+// Bringing replicas back: reconnecting, copying what they miss while I/O goes on, joining the set.
+public sealed partial class ReplicatedVolume
+{
+    private readonly Dictionary<string, Task> _restoring = new(StringComparer.Ordinal);
+    private int _rebuildsRunning;
+
+    /// <summary>
+    /// Until the volume is closed: restores every replica that is out of the set (one task each), and flushes every
+    /// replica when writes have waited <see cref="ReplicatedVolumeOptions.BackgroundFlushInterval"/> for one.
+    /// </summary>
+    private async Task SuperviseAsync(CancellationToken ct)
+    {
+        var lastFlush = Stopwatch.GetTimestamp();
+        while (!ct.IsCancellationRequested && _fenced is null)
+        {
+            var changed = Changed;
+            lock (_gate)
+            {
+                foreach (var member in _members)
+                {
+                    bool needsWork = member.Device is null || member.Role == ReplicaRole.Rebuilding && !member.WantInSync;
+                    if (needsWork && !_restoring.ContainsKey(member.Name))
+                    {
+                        _restoring[member.Name] = Task.Run(() => RestoreAsync(member, ct), CancellationToken.None);
+                    }
+                }
+
+                foreach (var done in _restoring.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
+                {
+                    _restoring.Remove(done);
+                }
+            }
+
+            if (Stopwatch.GetElapsedTime(lastFlush) >= _options.BackgroundFlushInterval)
+            {
+                lastFlush = Stopwatch.GetTimestamp();
+                if (_unflushed.HasUnsealed && _view.InSync.Length > 0)
+                {
+                    try
+                    {
+                        await FlushAsync(ct).ConfigureAwait(false);
+                    }
+                    catch (BlockDeviceException e)
+                    {
+                        _options.Log($"volume {VolumeId}: background flush failed: {e.Message}");
+                    }
+                }
+            }
+
+            try
+            {
+                await changed.WaitAsync(_options.ReconnectInterval, ct).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Reopens <paramref name="member"/> (retrying with backoff), copies what it misses, and asks for it to join the set.</summary>
+    private async Task RestoreAsync(ReplicaMember member, CancellationToken ct)
+    {
+        try
+        {
+            if (member.Device is null && !await ReconnectAsync(member, ct).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            await RebuildAsync(member, ct).ConfigureAwait(false);
+            lock (_gate)
+            {
+                if (member.Role != ReplicaRole.Rebuilding || member.Device is null)
+                {
+                    return;
+                }
+
+                member.WantInSync = true;
+                member.Reason = "rebuilt; joining the in-sync set";
+                Publish();
+            }
+
+            _options.Log($"volume {VolumeId}: replica {member.Name} rebuilt ({Interlocked.Read(ref member.RebuildBytesCopied) >> 10} KiB copied); joining the in-sync set");
+            KickRecorder();
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (BlockDeviceException e)
+        {
+            Failed(member, e, 0, 0);
+        }
+    }
+
+    private async Task<bool> ReconnectAsync(ReplicaMember member, CancellationToken ct)
+    {
+        var delay = _options.ReconnectInterval;
+        if (member.ConsecutiveFailures > 1)
+        {
+            // It failed again after coming back (a full pool, a flapping link): back off before trying once more.
+            await Task.Delay(TimeSpan.FromTicks(_options.ReconnectInterval.Ticks << Math.Min(member.ConsecutiveFailures, 6)), ct).ConfigureAwait(false);
+        }
+
+        while (!ct.IsCancellationRequested && _fenced is null)
+        {
+            IBlockDevice device;
+            try
+            {
+                device = await _connector.ConnectAsync(member.Name, ct).ConfigureAwait(false);
+            }
+            catch (BlockDeviceException e) when (e.Kind != BlockDeviceErrorKind.Fenced)
+            {
+                lock (_gate)
+                {
+                    member.Reason = $"{e.Kind}: {e.Message}";
+                }
+
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.ReconnectInterval.Ticks * 8));
+                continue;
+            }
+
+            if (Mismatch(device) is { } mismatch)
+            {
+                await CloseQuietlyAsync(device).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    member.Reason = mismatch;
+                }
+
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            lock (_gate)
+            {
+                member.Device = device;
+                member.Reason = null;
+                if (_view.InSync.Length == 0 && _recorded.Contains(member.Name))
+                {
+                    // Every replica failed at once and the store still holds this one in sync: it has every
+                    // acknowledged write, as any of them does. It serves again; the others catch up from it.
+                    member.Role = ReplicaRole.InSync;
+                    member.WantInSync = true;
+                    member.Missing.Reset();
+                    _options.Log($"volume {VolumeId}: replica {member.Name} is back and serves again (recorded in sync)");
+                }
+                else
+                {
+                    member.Role = ReplicaRole.Rebuilding;
+                    member.Reason = "rebuilding";
+                }
+
+                Publish();
+            }
+
+            KickRecorder();
+            return member.Role == ReplicaRole.Rebuilding;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Copies every grain <paramref name="member"/> misses from an in-sync replica, while writes go on to both: each
+    /// copy holds its range against writes, so no write is overwritten by older data. Unmapped ranges of the source
+    /// are unmapped on the member instead of copied. Ends when nothing is missing.
+    /// </summary>
+    private async Task RebuildAsync(ReplicaMember member, CancellationToken ct)
+    {
+        if (Interlocked.Increment(ref _rebuildsRunning) == 1)
+        {
+            await _ranges.EnableAsync(ct).ConfigureAwait(false);
+        }
+
+        try
+        {
+            member.RebuildFull = member.NeedsFullCopy;
+            Interlocked.Exchange(ref member.RebuildGrainsTotal, member.Missing.Count());
+            Interlocked.Exchange(ref member.RebuildGrainsDone, 0);
+            Interlocked.Exchange(ref member.RebuildBytesCopied, 0);
+            Interlocked.Exchange(ref member.RebuildStartTicks, Stopwatch.GetTimestamp());
+            _options.Log($"volume {VolumeId}: rebuilding replica {member.Name} ({(member.RebuildFull ? "full copy" : "incremental")}, {member.RebuildGrainsTotal} grains to go over)");
+
+            long chunkGrains = Math.Max(1, _options.RebuildChunkBytes / (_grainBlocks * (long)BlockSize));
+            while (!member.Missing.IsEmpty)
+            {
+                long cursor = 0;
+                var claim = new Lock();
+                bool Claim(out long first, out long count)
+                {
+                    lock (claim)
+                    {
+                        first = member.Missing.NextSet(cursor);
+                        if (first < 0)
+                        {
+                            count = 0;
+                            return false;
+                        }
+
+                        count = member.Missing.RunLength(first, chunkGrains);
+                        member.Missing.Clear(first, count);
+                        cursor = first + count;
+                        return true;
+                    }
+                }
+
+                var workers = Enumerable.Range(0, Math.Max(1, _options.RebuildDepth)).Select(async _ =>
+                {
+                    while (Claim(out long first, out long count))
+                    {
+                        await CopyAsync(member, first, count, ct).ConfigureAwait(false);
+                    }
+                });
+                await Task.WhenAll(workers).ConfigureAwait(false);
+            }
+
+            var device = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");
+            await device.FlushAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _rebuildsRunning) == 0)
+            {
+                _ranges.Disable();
+            }
+        }
+    }
+
+    /// <summary>Copies grains [<paramref name="firstGrain"/>, +<paramref name="grains"/>) to <paramref name="member"/>.</summary>
+    private async Task CopyAsync(ReplicaMember member, long firstGrain, long grains, CancellationToken ct)
+    {
+        long lba = firstGrain * _grainBlocks;
+        long end = Math.Min(BlockCount, (firstGrain + grains) * _grainBlocks);
+        using (await _ranges.EnterExclusiveAsync(lba, end - lba, ct).ConfigureAwait(false))
+        {
+            byte[]? buffer = null;
+            try
+            {
+                for (long pos = lba; pos < end;)
+                {
+                    var target = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");
+                    var source = await SourceForAsync(member, ct).ConfigureAwait(false);
+                    bool mapped;
+                    long n;
+                    try
+                    {
+                        (mapped, n) = source.Device is IAllocationMap map
+                            ? await map.GetExtentAsync(pos, end - pos, ct).ConfigureAwait(false)
+                            : (true, end - pos);
+                        n = Math.Min(n, end - pos);
+                        if (mapped)
+                        {
+                            buffer ??= ArrayPool<byte>.Shared.Rent((int)((end - lba) * BlockSize));
+                            await source.Device!.ReadAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), ct).ConfigureAwait(false);
+                        }
+                    }
+                    catch (BlockDeviceException e) when (e.Kind != BlockDeviceErrorKind.OutOfRange && !ct.IsCancellationRequested)
+                    {
+                        // The source failed: out of the set it goes, and the copy goes on from another in-sync replica.
+                        Failed(source, e, pos, end - pos);
+                        continue;
+                    }
+
+                    if (mapped)
+                    {
+                        await target.WriteAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), WriteFlags.None, ct).ConfigureAwait(false);
+                        Interlocked.Add(ref member.RebuildBytesCopied, n * BlockSize);
+                    }
+                    else
+                    {
+                        await target.UnmapAsync(pos, n, ct).ConfigureAwait(false);
+                    }
+
+                    pos += n;
+                }
+            }
+            catch
+            {
+                // Not copied after all: still missing, for the next rebuild.
+                member.Missing.Set(firstGrain, grains);
+                throw;
+            }
+            finally
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+
+        Interlocked.Add(ref member.RebuildGrainsDone, grains);
+        await ThrottleAsync(member, ct).ConfigureAwait(false);
+    }
+
+    private async ValueTask<ReplicaMember> SourceForAsync(ReplicaMember member, CancellationToken ct)
+    {
+        var view = await InSyncViewAsync(ct).ConfigureAwait(false);
+        return Array.Find(view.InSync, m => m != member)
+            ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"no in-sync replica to copy from besides {member.Name}");
+    }
+
+    private async Task ThrottleAsync(ReplicaMember member, CancellationToken ct)
+    {
+        long rate = _options.RebuildBytesPerSecond;
+        if (rate <= 0)
+        {
+            return;
+        }
+
+        var elapsed = Stopwatch.GetElapsedTime(Interlocked.Read(ref member.RebuildStartTicks));
+        var due = TimeSpan.FromSeconds((double)Interlocked.Read(ref member.RebuildBytesCopied) / rate);
+        if (due > elapsed)
+        {
+            await Task.Delay(due - elapsed, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The rebuild's progress in bytes of the volume gone over (grains), its copy rate and what is left. Under <see cref="_gate"/>.</summary>
+    private RebuildProgress? ProgressOf(ReplicaMember member)
+    {
+        if (member.Role != ReplicaRole.Rebuilding || Interlocked.Read(ref member.RebuildStartTicks) == 0)
+        {
+            return null;
+        }
+
+        long grainBytes = (long)_grainBlocks * BlockSize;
+        long total = Interlocked.Read(ref member.RebuildGrainsTotal) * grainBytes;
+        long done = Math.Min(total, Interlocked.Read(ref member.RebuildGrainsDone) * grainBytes);
+        long copied = Interlocked.Read(ref member.RebuildBytesCopied);
+        double seconds = Math.Max(1e-3, Stopwatch.GetElapsedTime(Interlocked.Read(ref member.RebuildStartTicks)).TotalSeconds);
+        double rate = done / seconds;
+        TimeSpan? eta = rate > 0 ? TimeSpan.FromSeconds((total - done) / rate) : null;
+        return new RebuildProgress(member.RebuildFull, done, total, copied, copied / seconds, eta);
+    }
+
+    private int _disposed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _supervisor.ConfigureAwait(false);
+            Task[] restoring;
+            lock (_gate)
+            {
+                restoring = [.. _restoring.Values];
+            }
+
+            await Task.WhenAll(restoring).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        List<IBlockDevice> devices;
+        lock (_gate)
+        {
+            devices = _members.Where(m => m.Device is not null).Select(m => m.Device!).ToList();
+            foreach (var m in _members)
+            {
+                m.Device = null;
+                m.Role = ReplicaRole.Offline;
+                m.Reason = "the volume is closed";
+            }
+
+            _view = View.Empty;
+        }
+
+        await Task.WhenAll(devices.Select(CloseQuietlyAsync)).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

@@ -1,0 +1,243 @@
+using Strata.Replication.Volume;
+
+namespace Strata.Replication.Tests.Volume;
+
+/// <summary>
+/// A replica as its node holds it, in memory: its blocks, which are mapped, the newest epoch that reached it, and
+/// whether it is up. Connections to it (<see cref="Connect"/>) behave like <see cref="ReplicaClient"/>s: once the
+/// replica goes down a connection is dead for good, and one of an older epoch than the newest is fenced.
+/// </summary>
+public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
+{
+    private readonly byte[] _data = new byte[blockSize * blockCount];
+    private readonly bool[] _mapped = new bool[blockCount];
+    private int _generation;
+    private long _epoch;
+
+    public string Name { get; } = name;
+
+    public int BlockSize => blockSize;
+
+    public long BlockCount => blockCount;
+
+    public bool Up { get; private set; } = true;
+
+    /// <summary>Writes fail with this kind (NoSpace: a full pool) while set.</summary>
+    public BlockDeviceErrorKind? FailWrites { get; set; }
+
+    /// <summary>Each read waits this long (to widen races with a rebuild).</summary>
+    public TimeSpan ReadDelay { get; set; }
+
+    public long BytesWritten;
+    public long Reads;
+    public long Unmaps;
+
+    public long Epoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>Goes down: every connection fails from now on, new ones are refused until <see cref="Revive"/>.</summary>
+    public void Kill()
+    {
+        Up = false;
+        Interlocked.Increment(ref _generation);
+    }
+
+    public void Revive() => Up = true;
+
+    public byte[] Snapshot()
+    {
+        lock (_data)
+        {
+            return (byte[])_data.Clone();
+        }
+    }
+
+    public long MappedBlocks()
+    {
+        lock (_data)
+        {
+            return _mapped.Count(m => m);
+        }
+    }
+
+    public IBlockDevice Connect(long epoch)
+    {
+        if (!Up)
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"replica {Name} is down");
+        }
+
+        lock (_data)
+        {
+            if (epoch < _epoch)
+            {
+                throw new BlockDeviceException(BlockDeviceErrorKind.Fenced, $"replica {Name} has seen epoch {_epoch}");
+            }
+
+            _epoch = epoch;
+        }
+
+        return new Connection(this, Volatile.Read(ref _generation), epoch);
+    }
+
+    private void Check(int generation, long epoch)
+    {
+        if (!Up || generation != Volatile.Read(ref _generation))
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"the connection to replica {Name} was lost");
+        }
+
+        if (epoch < Epoch)
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Fenced, $"replica {Name} has seen epoch {Epoch}");
+        }
+    }
+
+    private sealed class Connection(ReplicaDisk disk, int generation, long epoch) : IBlockDevice, IAllocationMap
+    {
+        public int BlockSize => disk.BlockSize;
+
+        public long BlockCount => disk.BlockCount;
+
+        public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken ct = default)
+        {
+            if (disk.ReadDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(disk.ReadDelay, ct);
+            }
+
+            disk.Check(generation, epoch);
+            Range(lba, buffer.Length / BlockSize);
+            Interlocked.Increment(ref disk.Reads);
+            lock (disk._data)
+            {
+                disk._data.AsSpan((int)(lba * BlockSize), buffer.Length).CopyTo(buffer.Span);
+            }
+        }
+
+        public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default)
+        {
+            await Task.Yield();
+            disk.Check(generation, epoch);
+            Range(lba, data.Length / BlockSize);
+            if (disk.FailWrites is { } kind)
+            {
+                throw new BlockDeviceException(kind, $"replica {disk.Name}: {kind}");
+            }
+
+            lock (disk._data)
+            {
+                data.Span.CopyTo(disk._data.AsSpan((int)(lba * BlockSize)));
+                disk._mapped.AsSpan((int)lba, data.Length / BlockSize).Fill(true);
+            }
+
+            Interlocked.Add(ref disk.BytesWritten, data.Length);
+        }
+
+        public ValueTask FlushAsync(CancellationToken ct = default)
+        {
+            disk.Check(generation, epoch);
+            return ValueTask.CompletedTask;
+        }
+
+        public async ValueTask UnmapAsync(long lba, long blockCount, CancellationToken ct = default)
+        {
+            await Task.Yield();
+            disk.Check(generation, epoch);
+            Range(lba, blockCount);
+            Interlocked.Increment(ref disk.Unmaps);
+            lock (disk._data)
+            {
+                disk._data.AsSpan((int)(lba * BlockSize), (int)(blockCount * BlockSize)).Clear();
+                disk._mapped.AsSpan((int)lba, (int)blockCount).Clear();
+            }
+        }
+
+        public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default)
+        {
+            disk.Check(generation, epoch);
+            Range(lba, 1);
+            lock (disk._data)
+            {
+                bool mapped = disk._mapped[lba];
+                long n = 1;
+                while (n < maxBlocks && lba + n < BlockCount && disk._mapped[lba + n] == mapped)
+                {
+                    n++;
+                }
+
+                return ValueTask.FromResult((mapped, n));
+            }
+        }
+
+        private void Range(long lba, long blocks)
+        {
+            if (lba < 0 || blocks < 0 || lba + blocks > BlockCount)
+            {
+                throw BlockDeviceException.OutOfRange(lba, blocks, BlockCount);
+            }
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Opens <see cref="ReplicaDisk"/>s by name at one epoch.</summary>
+public sealed class DiskConnector(long epoch, params ReplicaDisk[] disks) : IReplicaConnector
+{
+    public Task<IBlockDevice> ConnectAsync(string replica, CancellationToken ct) =>
+        Task.FromResult(disks.Single(d => d.Name == replica).Connect(epoch));
+}
+
+/// <summary>The store's membership record for one volume, in memory; it can be made to hang or be unreachable.</summary>
+public sealed class MemoryMembership(long epoch, params string[] inSync) : IMembershipStore
+{
+    private readonly Lock _gate = new();
+    private TaskCompletionSource? _hold;
+
+    public long Epoch { get; set; } = epoch;
+
+    public List<string> InSync { get; private set; } = [.. inSync];
+
+    /// <summary>Every in-sync set written, in order.</summary>
+    public List<string> History { get; } = [];
+
+    public bool Unreachable { get; set; }
+
+    public int Calls;
+
+    /// <summary>Compare-and-swaps wait until <see cref="Release"/>.</summary>
+    public void Hold() => _hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => _hold?.TrySetResult();
+
+    public async Task<IReadOnlyList<string>> CompareAndSetInSyncAsync(long epoch, IReadOnlyList<string> expected, IReadOnlyList<string> inSync, CancellationToken ct)
+    {
+        Interlocked.Increment(ref Calls);
+        if (_hold is { } hold)
+        {
+            await hold.Task.WaitAsync(ct);
+        }
+
+        if (Unreachable)
+        {
+            throw new MembershipUnavailableException("the store is unreachable");
+        }
+
+        lock (_gate)
+        {
+            if (epoch != Epoch)
+            {
+                throw new MembershipFencedException($"the volume's epoch is {Epoch}, not {epoch}");
+            }
+
+            if (expected.Count != InSync.Count || !expected.All(InSync.Contains))
+            {
+                return [.. InSync];
+            }
+
+            InSync = [.. inSync];
+            History.Add(string.Join(",", inSync.Order()));
+            return [.. InSync];
+        }
+    }
+}
