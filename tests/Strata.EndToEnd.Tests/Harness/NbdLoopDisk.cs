@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-
 namespace Strata.EndToEnd.Tests.Harness;
 
 /// <summary>An iSCSI LUN as a Linux block device, all in user space:
@@ -11,7 +9,7 @@ public sealed class NbdLoopDisk : IAsyncDisposable
     private readonly Action<string> _log;
     private readonly string _socket;
     private readonly string _fuseDir;
-    private BackgroundProcess? _qemuNbd;
+    private QemuNbd? _qemuNbd;
     private BackgroundProcess? _nbdfuse;
 
     private NbdLoopDisk(string dir, Action<string> log)
@@ -47,15 +45,7 @@ public sealed class NbdLoopDisk : IAsyncDisposable
 
     private async Task AttachAsync(string url)
     {
-        // -t: keep serving after a client leaves; --cache=none: every write goes to the target.
-        _qemuNbd = Tool.Start("qemu-nbd", "qemu-nbd", ["-t", "-f", "raw", "--cache=none", "-k", _socket, url], log: _log);
-        var q = _qemuNbd;
-        await Wait.UntilAsync(() =>
-            {
-                if (q.HasExited) throw new InvalidOperationException($"qemu-nbd exited:\n{q.Describe()}");
-                return File.Exists(_socket) && CanConnectUnix(_socket);
-            }, s_step, "qemu-nbd's socket", q.Describe);
-
+        var q = _qemuNbd = await QemuNbd.StartAsync(url, _socket, _log);
         _nbdfuse = Tool.Start("nbdfuse", "nbdfuse", [FuseFile, $"nbd+unix:///?socket={_socket}"], log: _log);
         var f = _nbdfuse;
         await Wait.UntilAsync(() =>
@@ -147,27 +137,8 @@ public sealed class NbdLoopDisk : IAsyncDisposable
             if (!await _nbdfuse.WaitForExitAsync(TimeSpan.FromSeconds(10))) errors.Add("nbdfuse did not exit after fusermount -u");
             await _nbdfuse.DisposeAsync();
         }
-        if (_qemuNbd is not null)
-        {
-            _qemuNbd.Signal(Libc.SIGTERM);
-            await _qemuNbd.WaitForExitAsync(TimeSpan.FromSeconds(10));
-            await _qemuNbd.DisposeAsync();
-        }
+        if (_qemuNbd is not null) await _qemuNbd.DisposeAsync();
         if (errors.Count > 0) _log("teardown problems:\n" + string.Join("\n", errors));
-    }
-
-    private static bool CanConnectUnix(string path)
-    {
-        try
-        {
-            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            s.Connect(new UnixDomainSocketEndPoint(path));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>True when path is a mount point (per /proc/self/mountinfo).</summary>
