@@ -1,0 +1,105 @@
+using Strata.Control.Apply;
+using Strata.Control.Reconcile;
+using Strata.Control.Resources;
+using Strata.Control.Store;
+using Strata.State;
+
+namespace Strata.Control.Nodes;
+
+/// <summary>
+/// A volume's epoch and in-sync set, as targets ask for them: a target instance takes a new epoch before it opens
+/// the replicas, and changes the in-sync set by compare-and-swap at that epoch only (docs/replication.md).
+/// </summary>
+public sealed class VolumeMembership(IStore store, Action<string> log)
+{
+    private readonly ResourceStore _resources = new(store);
+    private readonly EventRecorder _events = new(store, "control-plane");
+
+    /// <summary>
+    /// Takes the next epoch for the target on <paramref name="node"/>; null when the volume is not (or no longer)
+    /// served there. Every older target instance is fenced from the moment a replica sees the new epoch.
+    /// </summary>
+    public async Task<VolumeEpoch?> TakeEpochAsync(string node, string volumeName, CancellationToken ct)
+    {
+        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+        {
+            if (v.Spec.TargetNode != node || v.Metadata.DeletionTimestamp is not null)
+            {
+                return false;
+            }
+
+            v.Status.Epoch++;
+            v.Status.InSync ??= v.Spec.Replicas.Select(r => r.Name).ToList();
+            return true;
+        }, ct).ConfigureAwait(false);
+        if (volume is null || volume.Spec.TargetNode != node || volume.Metadata.DeletionTimestamp is not null)
+        {
+            return null;
+        }
+
+        var nodes = (await _resources.ListAsync<Node>(ResourceKind.Node, ct).ConfigureAwait(false)).ToDictionary(n => n.Metadata.Name, StringComparer.Ordinal);
+        var replicas = volume.Spec.Replicas.Select(r => new ReplicaEndpoint(r.Name, r.Node, nodes.GetValueOrDefault(r.Node)?.Spec.ReplicaEndpoint)).ToList();
+        log($"volume {volumeName}: epoch {volume.Status.Epoch} taken by the target on node {node}; in sync: {string.Join(", ", volume.Status.InSync!)}");
+        await _events.RecordAsync(volume, "Normal", "TargetEpoch", $"the target on node {node} took epoch {volume.Status.Epoch}; older target instances are fenced", ct).ConfigureAwait(false);
+        return new VolumeEpoch(volume.Status.Epoch, volume.Status.InSync!, replicas, volume.Spec.MinInSync);
+    }
+
+    /// <summary>
+    /// Sets the in-sync set when the volume is still at <see cref="InSyncChange.Epoch"/> and holds the expected set;
+    /// returns the set held afterwards. Throws <see cref="ControlException"/> Conflict when the epoch moved on.
+    /// </summary>
+    public async Task<InSyncResult> ChangeInSyncAsync(string node, string volumeName, InSyncChange change, CancellationToken ct)
+    {
+        List<string>? before = null;
+        string? refusal = null;
+        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+        {
+            refusal = null;
+            before = v.Status.InSync;
+            if (v.Status.Epoch != change.Epoch || v.Spec.TargetNode != node)
+            {
+                refusal = $"volume {volumeName} is at epoch {v.Status.Epoch} (target on node {v.Spec.TargetNode}), not {change.Epoch} on node {node}: this target instance is fenced";
+                return false;
+            }
+
+            var current = v.Status.InSync ?? [];
+            if (!SameSet(current, change.Expected) || SameSet(current, change.InSync))
+            {
+                return false; // someone else changed it first: the caller reconciles with what is there; or nothing to do
+            }
+
+            var known = v.Spec.Replicas.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            if (change.InSync.Count == 0 || change.InSync.Any(r => !known.Contains(r)))
+            {
+                refusal = $"an in-sync set must be a non-empty subset of the volume's replicas ({string.Join(", ", known)}), not [{string.Join(", ", change.InSync)}]";
+                return false;
+            }
+
+            v.Status.InSync = [.. change.InSync];
+            return true;
+        }, ct).ConfigureAwait(false);
+        if (volume is null)
+        {
+            throw ControlException.NotFound($"volume {volumeName} not found");
+        }
+
+        if (refusal is not null)
+        {
+            throw ControlException.Conflict(refusal);
+        }
+
+        var now = volume.Status.InSync ?? [];
+        if (before is not null && !SameSet(before, now) && SameSet(now, change.InSync))
+        {
+            var left = before.Except(now).ToList();
+            var joined = now.Except(before).ToList();
+            string message = $"in-sync replicas now {string.Join(", ", now)}" + (left.Count > 0 ? $"; {string.Join(", ", left)} left the set" : "") + (joined.Count > 0 ? $"; {string.Join(", ", joined)} rejoined after a rebuild" : "");
+            log($"volume {volumeName}: {message} (epoch {change.Epoch})");
+            await _events.RecordAsync(volume, left.Count > 0 ? "Warning" : "Normal", left.Count > 0 ? "ReplicaOutOfSync" : "ReplicaInSync", message, ct).ConfigureAwait(false);
+        }
+
+        return new InSyncResult([.. now]);
+    }
+
+    private static bool SameSet(IReadOnlyCollection<string> a, IReadOnlyCollection<string> b) => a.Count == b.Count && a.All(b.Contains);
+}

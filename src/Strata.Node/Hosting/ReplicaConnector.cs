@@ -1,0 +1,25 @@
+using System.Net;
+using Strata.Blocks;
+using Strata.Replication;
+using Strata.Replication.Volume;
+
+namespace Strata.Node.Hosting;
+
+/// <summary>
+/// Opens a volume's replicas for its target at the target's epoch: a <see cref="ReplicaClient"/> to the replica server
+/// of each replica's node, at that node's endpoint as last registered (it may move when the node restarts).
+/// </summary>
+internal sealed class ReplicaConnector(string volume, long epoch, IReadOnlyDictionary<string, string> replicaNodes, Func<string, string?> endpointOf) : IReplicaConnector
+{
+    public async Task<IBlockDevice> ConnectAsync(string replica, CancellationToken ct)
+    {
+        string node = replicaNodes.TryGetValue(replica, out var n) ? n : throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"replica {replica} is not one of volume {volume}'s");
+        string endpoint = endpointOf(node) ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"node {node} has not registered a replica endpoint");
+        if (!IPEndPoint.TryParse(endpoint, out var ip))
+        {
+            throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"node {node}'s replica endpoint '{endpoint}' is not an address:port");
+        }
+
+        return await ReplicaClient.ConnectAsync(ip, volume, epoch, ct).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Strata.Pool;
+using Strata.Replication;
+
+namespace Strata.Node.Hosting;
+
+/// <summary>
+/// This node's replica server (port 6060 by default): serves the volume replicas in its pools to their targets,
+/// wherever those run, at the epoch each target instance took (docs/replication-protocol.md). Epochs are kept under
+/// DATA/epochs, so a restart still refuses the targets it fenced before.
+/// </summary>
+internal sealed class ReplicaService(IPEndPoint listen, IPAddress? advertise, string dataDirectory, Action<string> log) : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, (StoragePool Pool, PoolVolume Volume)> _served = new(StringComparer.Ordinal);
+    private ReplicaServer? _server;
+
+    /// <summary>address:port targets reach this node's replicas at.</summary>
+    public string Endpoint { get; private set; } = "";
+
+    public void Start()
+    {
+        _server = new ReplicaServer(listen, volume => _served.TryGetValue(volume, out var s) ? s.Volume : null,
+            new FileEpochStore(Path.Combine(dataDirectory, "epochs")), new ReplicaServerOptions { Log = log }).Start();
+        var local = _server.LocalEndPoint!;
+        Endpoint = $"{advertise ?? Addresses.Reachable(local.Address)}:{local.Port}";
+    }
+
+    public bool IsServing(string volume) => _served.ContainsKey(volume);
+
+    /// <summary>Whether <paramref name="pool"/> has <paramref name="volume"/> open for the replica server.</summary>
+    public bool Uses(StoragePool pool, string volume) => _served.TryGetValue(volume, out var s) && s.Pool == pool;
+
+    public void Serve(string volume, StoragePool pool)
+    {
+        if (!_served.ContainsKey(volume))
+        {
+            _served[volume] = (pool, pool.OpenVolume(volume));
+        }
+    }
+
+    /// <summary>Stops serving the replica (before it is deleted) and closes its volume.</summary>
+    public async Task StopAsync(string volume)
+    {
+        if (_served.TryRemove(volume, out var served))
+        {
+            await served.Volume.FlushAsync().ConfigureAwait(false);
+            await served.Volume.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var volume in _served.Keys.ToList())
+        {
+            await StopAsync(volume).ConfigureAwait(false);
+        }
+    }
+}
