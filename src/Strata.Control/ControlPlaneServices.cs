@@ -21,6 +21,7 @@ public sealed class ControlPlaneServices
         Loop = new ReconcileLoop(store, ReconcileLoop.Default(), log);
         Nodes = new NodeRegistry(store, Changes, log) { LeaseTtl = nodeLeaseTtl ?? TimeSpan.FromSeconds(6) };
         Apply = new ApplyService(store, Loop.Wake);
+        Membership = new VolumeMembership(store, log);
     }
 
     public IStore Store { get; }
@@ -36,6 +37,8 @@ public sealed class ControlPlaneServices
     public NodeRegistry Nodes { get; }
 
     public ApplyService Apply { get; }
+
+    public VolumeMembership Membership { get; }
 
     public void Wake() => Loop.Wake();
 }

@@ -1,3 +1,4 @@
+using Strata.Blocks;
 using Strata.Control;
 using Strata.Control.Api;
 using Strata.Control.Nodes;
@@ -5,6 +6,7 @@ using Strata.Control.Resources;
 using Strata.Node.Discovery;
 using Strata.Node.Hosting;
 using Strata.Pool;
+using Strata.Replication.Volume;
 
 namespace Strata.Node;
 
@@ -18,6 +20,10 @@ public sealed class NodeAgent : IAsyncDisposable
     private readonly ControlClient _client;
     private readonly PoolHost _pools;
     private readonly TargetHost _targets;
+    private readonly ReplicaService _replicaService;
+    private readonly Dictionary<string, Task> _opening = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _targetFailures = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, string> _endpoints = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _hosting = new(1, 1);
     private Task _run = Task.CompletedTask;
@@ -34,12 +40,16 @@ public sealed class NodeAgent : IAsyncDisposable
         _client = new ControlClient(options.Control, options.Token, TimeSpan.FromSeconds(45));
         _pools = new PoolHost(options.DataDirectory, options.SparseFileBytes, Log);
         _targets = new TargetHost(options.IscsiPortal, options.AdvertiseAddress, Log);
+        _replicaService = new ReplicaService(options.ReplicaListen, options.AdvertiseAddress, options.DataDirectory, Log);
     }
 
     public string Name => _options.Name;
 
     /// <summary>The iSCSI portal, address:port.</summary>
     public string Portal => _targets.Portal;
+
+    /// <summary>The replica server's address:port.</summary>
+    public string ReplicaEndpoint => _replicaService.Endpoint;
 
     /// <summary>True once the control plane has accepted the node's registration (and until its lease is lost).</summary>
     public bool Registered { get; private set; }
@@ -49,6 +59,7 @@ public sealed class NodeAgent : IAsyncDisposable
     {
         Directory.CreateDirectory(_options.DataDirectory);
         _targets.Start();
+        _replicaService.Start();
         _run = Task.Run(() => RunAsync(_stop.Token));
         _commits = Task.Run(() => CommitLoopAsync(_stop.Token));
     }
@@ -100,7 +111,7 @@ public sealed class NodeAgent : IAsyncDisposable
         {
             try
             {
-                var lease = await _client.RegisterAsync(Name, new NodeRegistration(Portal[..Portal.LastIndexOf(':')], Portal, _options.SparseFileBytes, ControlPlaneServices.Version), ct).ConfigureAwait(false);
+                var lease = await _client.RegisterAsync(Name, new NodeRegistration(Portal[..Portal.LastIndexOf(':')], Portal, _options.SparseFileBytes, ControlPlaneServices.Version, ReplicaEndpoint), ct).ConfigureAwait(false);
                 Registered = true;
                 _lease = lease.Lease;
                 warned = false;
@@ -197,6 +208,10 @@ public sealed class NodeAgent : IAsyncDisposable
         try
         {
             _assigned = assignments;
+            if (assignments.ReplicaEndpoints is { } endpoints)
+            {
+                _endpoints = endpoints;
+            }
             var deletingVolumes = assignments.Replicas.Where(r => r.Metadata.DeletionTimestamp is not null).Select(r => r.Spec.Volume).ToHashSet(StringComparer.Ordinal);
 
             // Targets first: a target that should stop lets its volume be deleted below.
@@ -266,6 +281,7 @@ public sealed class NodeAgent : IAsyncDisposable
         string volume = replica.Spec.Volume;
         if (replica.Metadata.DeletionTimestamp is not null)
         {
+            await _replicaService.StopAsync(volume).ConfigureAwait(false);
             if (pool.FindVolume(volume) is not null)
             {
                 await pool.DeleteAsync(volume).ConfigureAwait(false);
@@ -292,23 +308,105 @@ public sealed class NodeAgent : IAsyncDisposable
         }
 
         _replicaFailures.Remove(replica.Metadata.Name);
+        _replicaService.Serve(volume, pool);
     }
 
+    /// <summary>Starts opening the volume's target (in the background: reaching the replicas may take a while).</summary>
     private void ServeTarget(Volume volume)
     {
-        var first = volume.Spec.Replicas.FirstOrDefault();
-        if (first is null || first.Node != Name || _targets.IsServing(volume.Metadata.Name))
+        string name = volume.Metadata.Name;
+        if (_targets.IsServing(name) || _opening.TryGetValue(name, out var opening) && !opening.IsCompleted)
         {
             return;
         }
 
-        var pool = _pools.Find(first.Pool);
-        if (pool?.FindVolume(volume.Metadata.Name) is null)
-        {
-            return;
-        }
+        _opening[name] = Task.Run(() => OpenTargetAsync(volume, _stop.Token));
+    }
 
-        _targets.Serve(volume.Metadata.Name, volume.Spec.Iscsi.Iqn, pool);
+    /// <summary>
+    /// One target instance: takes a new epoch (fencing every older instance), opens the replicas at it as one
+    /// replicated volume, and serves it on this node's portal until it is moved away or fenced.
+    /// </summary>
+    private async Task OpenTargetAsync(Volume volume, CancellationToken ct)
+    {
+        string name = volume.Metadata.Name;
+        ReplicatedVolume? device = null;
+        try
+        {
+            var epoch = await _client.TakeEpochAsync(Name, name, ct).ConfigureAwait(false);
+            var nodes = epoch.Replicas.ToDictionary(r => r.Name, r => r.Node, StringComparer.Ordinal);
+            var registered = epoch.Replicas.Where(r => r.Endpoint is not null).GroupBy(r => r.Node).ToDictionary(g => g.Key, g => g.First().Endpoint!, StringComparer.Ordinal);
+            var connector = new ReplicaConnector(name, epoch.Epoch, nodes, node => _endpoints.GetValueOrDefault(node) ?? registered.GetValueOrDefault(node));
+            device = await ReplicatedVolume.OpenAsync(new ReplicatedVolumeOptions
+            {
+                VolumeId = name,
+                Epoch = epoch.Epoch,
+                Replicas = epoch.Replicas.Select(r => r.Name).ToList(),
+                InSync = epoch.InSync,
+                MinInSync = epoch.MinInSync,
+                PreferredReplica = epoch.Replicas.FirstOrDefault(r => r.Node == Name)?.Name,
+                Log = Log,
+            }, connector, new ControlMembershipStore(_client, Name, name), ct).ConfigureAwait(false);
+            device.Fenced += reason => _ = StopFencedAsync(name, reason);
+
+            await _hosting.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                var assigned = _assigned?.Targets.FirstOrDefault(t => t.Metadata.Name == name);
+                if (assigned is null || assigned.Metadata.DeletionTimestamp is not null || _targets.IsServing(name))
+                {
+                    return; // moved away or deleted while it opened
+                }
+
+                _targets.Serve(name, volume.Spec.Iscsi.Iqn, device);
+                device = null;
+                lock (_targetFailures)
+                {
+                    _targetFailures.Remove(name);
+                }
+            }
+            finally
+            {
+                _hosting.Release();
+            }
+        }
+        catch (Exception e) when (e is BlockDeviceException or ControlClientException or ArgumentException)
+        {
+            Log($"target {name}: cannot serve yet: {e.Message}");
+            lock (_targetFailures)
+            {
+                _targetFailures[name] = e.Message;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (device is not null)
+            {
+                await device.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A newer target instance took the volume over: this one stops serving at once.</summary>
+    private async Task StopFencedAsync(string volume, string reason)
+    {
+        Log($"target {volume}: fenced ({reason}); no longer serving");
+        await _hosting.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _targets.StopAsync(volume).ConfigureAwait(false);
+            lock (_targetFailures)
+            {
+                _targetFailures[volume] = $"fenced by a newer target instance: {reason}";
+            }
+        }
+        finally
+        {
+            _hosting.Release();
+        }
     }
 
     private NodeReport BuildReport()
@@ -328,12 +426,37 @@ public sealed class NodeAgent : IAsyncDisposable
 
         var targets = assigned.Targets.Where(v => v.Metadata.DeletionTimestamp is null).Select(v =>
         {
-            bool serving = _targets.IsServing(v.Metadata.Name);
-            var first = v.Spec.Replicas.FirstOrDefault();
-            string? why = serving ? null
-                : first is not null && first.Node != Name ? $"its first replica is on node {first.Node}, and serving a remote replica needs replication"
-                : "waiting for its replica's volume";
-            return new TargetReport(v.Metadata.Name, serving, Portal, why);
+            var device = _targets.DeviceOf(v.Metadata.Name);
+            if (device is null)
+            {
+                string why;
+                lock (_targetFailures)
+                {
+                    why = _targetFailures.GetValueOrDefault(v.Metadata.Name) ?? "opening its replicas";
+                }
+
+                return new TargetReport(v.Metadata.Name, false, Portal, why);
+            }
+
+            var syncs = device.Replicas.Select(r => new ReplicaSyncReport(r.Name, new ReplicaSync
+            {
+                Role = r.Role.ToString(),
+                Reason = r.Reason,
+                LastError = r.LastError,
+                Epoch = device.Epoch,
+                Rebuild = r.Rebuild is { } p ? new RebuildStatus
+                {
+                    Full = p.Full, BytesDone = p.BytesDone, BytesTotal = p.BytesTotal, BytesCopied = p.BytesCopied,
+                    BytesPerSecond = p.BytesPerSecond, EtaSeconds = p.Eta?.TotalSeconds,
+                } : null,
+                LastRebuild = r.LastRebuild is { } last ? new RebuildStatus
+                {
+                    Full = last.Full, BytesDone = last.GrainsGoneOver * device.GrainBytes, BytesTotal = last.GrainsGoneOver * device.GrainBytes,
+                    BytesCopied = last.BytesCopied, Seconds = last.Took.TotalSeconds,
+                    BytesPerSecond = last.Took.TotalSeconds > 0 ? last.BytesCopied / last.Took.TotalSeconds : 0,
+                } : null,
+            })).ToList();
+            return new TargetReport(v.Metadata.Name, true, Portal, null, device.Epoch, syncs);
         }).ToList();
         return new NodeReport(pools, replicas, targets, _disks);
     }
@@ -391,7 +514,15 @@ public sealed class NodeAgent : IAsyncDisposable
             }
         }
 
+        Task[] opening;
+        lock (_targetFailures)
+        {
+            opening = [.. _opening.Values];
+        }
+
+        await Task.WhenAll(opening).ConfigureAwait(false);
         await _targets.DisposeAsync().ConfigureAwait(false);
+        await _replicaService.DisposeAsync().ConfigureAwait(false);
         await _pools.DisposeAsync().ConfigureAwait(false);
         _client.Dispose();
         _stop.Dispose();

@@ -18,8 +18,11 @@ public sealed class NodeAgentOptions
     /// <summary>The node's iSCSI portal: every target this node serves, by IQN. Port 0 picks a free port.</summary>
     public IPEndPoint IscsiPortal { get; init; } = new(IPAddress.Loopback, 3260);
 
+    /// <summary>The node's replica server, which targets (on this node and others) reach its replicas at. Port 0 picks a free port.</summary>
+    public IPEndPoint ReplicaListen { get; init; } = new(IPAddress.Loopback, 6060);
+
     /// <summary>
-    /// The address initiators reach this node's portal at. Null: the portal's own address, or, when the portal
+    /// The address initiators reach this node's portal at (and targets its replica server). Null: the portal's own address, or, when the portal
     /// listens on every address, this host's first non-loopback IPv4 address.
     /// </summary>
     public IPAddress? AdvertiseAddress { get; init; }

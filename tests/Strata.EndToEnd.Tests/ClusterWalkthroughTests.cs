@@ -76,16 +76,26 @@ public sealed class ClusterWalkthroughTests(ITestOutputHelper output) : IDisposa
             Field(p, "status.phase") == "Offline" && (Condition(p, "NodeReady", out _) ?? "").Contains(targetNode, StringComparison.Ordinal)), s_timeout, $"{targetNode}'s pool to be Offline naming the node");
         await cluster.WaitForAsync("cvr", items => items.Where(r => Field(r, "spec.node") == targetNode).All(r =>
             Field(r, "status.phase") == "Offline" && (Condition(r, "NodeReady", out _) ?? "").Contains(targetNode, StringComparison.Ordinal)), s_timeout, $"{targetNode}'s replica to be Offline naming the node");
-        await cluster.WaitForAsync("pv", items => items.All(v =>
-            Field(v, "status.state") == "Offline" && (Condition(v, "TargetReady", out _) ?? "").Contains(targetNode, StringComparison.Ordinal)), s_timeout, "the volume to be Offline naming its target node");
+        // The target moves to the node holding the other (in-sync) replica, with a new epoch: the volume serves
+        // there, Degraded, with every byte written before the kill.
+        await cluster.WaitForAsync("pv", items => items.All(v => Field(v, "spec.targetNode") != targetNode && Field(v, "status.state") == "Degraded"
+            && Field(v, "spec.iscsi.targetPortal") != portal), s_timeout, "the target to move to another node, the volume Degraded");
+        _log($"target moved {clock.Elapsed.TotalSeconds:F1} s after kill -9");
+        var moved = await cluster.GetAsync("pv", Field(volume, "metadata.name")!);
+        string newPortal = Field(moved, "spec.iscsi.targetPortal")!;
+        Assert.True(Long(moved, "status.epoch") >= 2, "the new target took a new epoch");
+        await CompareAsync(newPortal, iqn);
         var describe = await cluster.CliCheckedAsync("describe", "pv", Field(volume, "metadata.name")!);
-        Assert.Contains($"target node {targetNode} is NotReady", describe.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"target node {targetNode} is NotReady: the target moves to node", describe.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"In Sync:\s+1 of 2", describe.Stdout);
 
-        // Restarted, everything it hosts is Healthy again, with its data.
+        // Restarted, its replica is rebuilt and rejoins: everything is Healthy again, with its data.
         cluster.StartNode(index);
         await cluster.WaitForNodesReadyAsync();
         await cluster.WaitForAsync("csp", items => items.All(p => Field(p, "status.phase") == "Healthy"), s_timeout, "every pool Healthy again");
+        await cluster.WaitForAsync("cvr", items => items.All(r => Field(r, "status.phase") == "Healthy"), s_timeout, "both replicas Healthy (in sync) again");
         await cluster.WaitForAsync("pv", items => items.All(v => Field(v, "status.state") == "Healthy"), s_timeout, "the volume Healthy again");
+        portal = newPortal;
         await CompareAsync(portal, iqn);
 
         // kill -9 the control plane: restarted on the same etcd, it has every resource and goes on reconciling.

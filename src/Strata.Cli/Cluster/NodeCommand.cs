@@ -15,6 +15,7 @@ internal static class NodeCommand
         var data = new Option<string>("--data") { Description = "Where this node keeps its sparse pools (default $STRATA_DATA/nodes/NAME, else ~/.local/share/strata/nodes/NAME).", };
         var address = new Option<string?>("--address") { Description = "The address initiators reach the portal at (default: the portal's address; for 0.0.0.0, this host's first non-loopback IPv4 address)." };
         var portal = new Option<string>("--iscsi-portal") { Description = "The node's iSCSI portal, address:port.", DefaultValueFactory = _ => "127.0.0.1:3260" };
+        var replicaListen = new Option<string>("--replica-listen") { Description = "The replica server's address:port, which volume targets reach this node's replicas at.", DefaultValueFactory = _ => "127.0.0.1:6060" };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file.", DefaultValueFactory = _ => "10Gi" };
         var token = new Option<string?>("--token") { Description = "Bearer token of the control plane's API (default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
         var include = new Option<string[]>("--include-device") { Description = "Only publish block devices matching these patterns (/dev/sd*, nvme*). Repeatable.", AllowMultipleArgumentsPerToken = true };
@@ -22,7 +23,7 @@ internal static class NodeCommand
         var loops = new Option<bool>("--include-loop") { Description = "Publish attached loop devices too (excluded by default, like NDM)." };
         var command = new Command("node", "Run a node agent: disk discovery, and the pools, replicas and iSCSI targets placed on this node.")
         {
-            name, control, data, portal, address, sparse, token, include, exclude, loops,
+            name, control, data, portal, replicaListen, address, sparse, token, include, exclude, loops,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -42,6 +43,12 @@ internal static class NodeCommand
             if (!Roles.TryEndPoint(parse.GetValue(portal)!, out var endPoint))
             {
                 Console.Error.WriteLine($"strata: --iscsi-portal: '{parse.GetValue(portal)}' is not an address:port such as 127.0.0.1:3260");
+                return 2;
+            }
+
+            if (!Roles.TryEndPoint(parse.GetValue(replicaListen)!, out var replicaEndPoint))
+            {
+                Console.Error.WriteLine($"strata: --replica-listen: '{parse.GetValue(replicaListen)}' is not an address:port such as 127.0.0.1:6060");
                 return 2;
             }
 
@@ -65,6 +72,7 @@ internal static class NodeCommand
                 Token = parse.GetValue(token),
                 DataDirectory = Path.GetFullPath(parse.GetValue(data) ?? Path.Combine(Roles.DefaultDataDirectory, "nodes", nodeName)),
                 IscsiPortal = endPoint,
+                ReplicaListen = replicaEndPoint,
                 AdvertiseAddress = advertise,
                 SparseFileBytes = sparseBytes,
                 Discovery = new DiscoveryOptions { Include = parse.GetValue(include) ?? [], Exclude = parse.GetValue(exclude) ?? [], IncludeLoop = parse.GetValue(loops) },
@@ -76,13 +84,13 @@ internal static class NodeCommand
             }
             catch (System.Net.Sockets.SocketException e)
             {
-                Console.Error.WriteLine($"strata: cannot listen for iSCSI on {endPoint}: {e.Message}");
+                Console.Error.WriteLine($"strata: cannot listen on the iSCSI portal {endPoint} or the replica server's {replicaEndPoint}: {e.Message}");
                 await agent.DisposeAsync();
                 return 1;
             }
 
             await using var _ = agent;
-            Console.WriteLine($"strata: node {nodeName}: iSCSI portal {agent.Portal}, control plane {controlUri}");
+            Console.WriteLine($"strata: node {nodeName}: iSCSI portal {agent.Portal}, replica server {agent.ReplicaEndpoint}, control plane {controlUri}");
             await Roles.WaitForStopAsync(ct);
             Console.Error.WriteLine("strata: stopping");
             return 0;

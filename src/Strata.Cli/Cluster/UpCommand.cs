@@ -19,11 +19,12 @@ internal static class UpCommand
         var data = new Option<string>("--data") { Description = "Where state.db and every node's pools live (default $STRATA_DATA, else ~/.local/share/strata).", DefaultValueFactory = _ => Roles.DefaultDataDirectory };
         var listen = new Option<string>("--listen") { Description = "The REST API's address:port.", DefaultValueFactory = _ => "127.0.0.1:5656" };
         var iscsiPort = new Option<int>("--iscsi-port") { Description = "The first node's iSCSI port; node N listens on this + N - 1.", DefaultValueFactory = _ => 3260 };
+        var replicaPort = new Option<int>("--replica-port") { Description = "The first node's replica server port (0: free ports); node N listens on this + N - 1.", DefaultValueFactory = _ => 6060 };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file (sparse: takes no space until written).", DefaultValueFactory = _ => "10Gi" };
         var token = new Option<string?>("--token") { Description = "Bearer token the API requires (needed when --listen is not loopback; default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
         var command = new Command("up", "Run everything in one process: control plane (state in SQLite), N node agents and their iSCSI targets.")
         {
-            nodes, data, listen, iscsiPort, sparse, token,
+            nodes, data, listen, iscsiPort, replicaPort, sparse, token,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -50,6 +51,13 @@ internal static class UpCommand
             if (firstPort is < 0 or > 65535 || (firstPort > 0 && firstPort + count - 1 > 65535))
             {
                 Console.Error.WriteLine($"strata: --iscsi-port: {firstPort} leaves no room for {count} node portals");
+                return 2;
+            }
+
+            int firstReplicaPort = parse.GetValue(replicaPort);
+            if (firstReplicaPort is < 0 or > 65535 || (firstReplicaPort > 0 && firstReplicaPort + count - 1 > 65535))
+            {
+                Console.Error.WriteLine($"strata: --replica-port: {firstReplicaPort} leaves no room for {count} replica servers");
                 return 2;
             }
 
@@ -81,6 +89,7 @@ internal static class UpCommand
                         Token = parse.GetValue(token),
                         DataDirectory = Path.Combine(dir, "nodes", $"node-{i}"),
                         IscsiPortal = new IPEndPoint(api.Address, firstPort == 0 ? 0 : firstPort + i - 1),
+                        ReplicaListen = new IPEndPoint(api.Address, firstReplicaPort == 0 ? 0 : firstReplicaPort + i - 1),
                         SparseFileBytes = sparseBytes,
                         DiscoverDisks = i == 1, // one machine: its disks belong to one node
                         Log = Roles.Log,
@@ -91,7 +100,7 @@ internal static class UpCommand
             }
             catch (System.Net.Sockets.SocketException e)
             {
-                Console.Error.WriteLine($"strata: cannot listen for iSCSI on node-{agents.Count}'s portal: {e.Message} (--iscsi-port picks another)");
+                Console.Error.WriteLine($"strata: cannot listen on node-{agents.Count}'s iSCSI portal or replica server: {e.Message} (--iscsi-port and --replica-port pick others)");
                 foreach (var a in agents)
                 {
                     await a.DisposeAsync();

@@ -238,7 +238,7 @@ internal static class IscsiServeCommand
     }
 
     /// <summary>What is served, and what closes with it (a pool volume's pool closes cleanly after it).</summary>
-    private sealed record Export(IBlockDevice Device, LogicalUnitIdentity Identity, IAllocationMap? AllocationMap, string Description, StoragePool? Pool) : IAsyncDisposable
+    private sealed record Export(IBlockDevice Device, LogicalUnitIdentity Identity, Strata.Iscsi.Scsi.IAllocationMap? AllocationMap, string Description, StoragePool? Pool) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

@@ -97,10 +97,12 @@ internal static class DescribeCommand
         Source("InitiatorName:", "<none>");
         Line("State", Text(r, "status.state", "Pending"));
         Line("Target Node", Text(r, "spec.targetNode"));
+        Line("Epoch", Text(r, "status.epoch", "0"));
+        var inSync = (r["status"]?["inSync"]?.AsArray() ?? []).Select(n => (string?)n ?? "").ToList();
+        Line("In Sync", $"{inSync.Count} of {r["spec"]?["replicas"]?.AsArray().Count ?? 0} (writes need at least {Text(r, "spec.minInSync", "1")})");
         o.Append("Replicas:\n");
         var byName = (replicaList?["items"]?.AsArray() ?? []).Where(i => i is not null).ToDictionary(i => Text(i!, "metadata.name"), i => i!);
-        var rows = new List<string[]> { new[] { "NAME", "NODE", "POOL", "STATUS", "USED", "ROLE" } };
-        int index = 0;
+        var rows = new List<string[]> { new[] { "NAME", "NODE", "POOL", "STATUS", "USED", "IN SYNC", "DETAIL" } };
         foreach (var placement in r["spec"]?["replicas"]?.AsArray() ?? [])
         {
             string name = Text(placement!, "name");
@@ -109,11 +111,45 @@ internal static class DescribeCommand
             [
                 name, Text(placement!, "node"), Text(placement!, "pool"), replica is null ? "Pending" : Text(replica, "status.phase", "Pending"),
                 replica is null ? "0" : Strata.Control.Quantity.FormatHuman(long.Parse(Text(replica, "status.usedBytes", "0"), CultureInfo.InvariantCulture)),
-                index++ == 0 ? "serving (target reads and writes it)" : "standby (not kept in sync until replication is live)",
+                inSync.Contains(name) ? "yes" : "no",
+                replica is null ? "" : SyncDetail(replica["status"]?["sync"]),
             ]);
         }
 
         Rows(o, rows);
+    }
+
+    /// <summary>What the target says of a replica: its rebuild's progress (percent, bytes, rate, time left), or why it is out of the set.</summary>
+    private static string SyncDetail(JsonNode? sync)
+    {
+        if (sync is null)
+        {
+            return "";
+        }
+
+        string role = Text(sync, "role", "");
+        if (sync["rebuild"] is { } rb)
+        {
+            long done = (long?)rb["bytesDone"] ?? 0;
+            long total = (long?)rb["bytesTotal"] ?? 0;
+            double rate = (double?)rb["bytesPerSecond"] ?? 0;
+            double? eta = (double?)rb["etaSeconds"];
+            string kind = (bool?)rb["full"] == true ? "full copy" : "catching up";
+            double percent = total == 0 ? 100 : 100.0 * done / total;
+            string copied = Strata.Control.Quantity.FormatHuman((long?)rb["bytesCopied"] ?? 0);
+            string speed = Strata.Control.Quantity.FormatHuman((long)rate);
+            string left = eta is { } e ? ", ETA " + TimeSpan.FromSeconds(Math.Ceiling(e)).ToString("g", CultureInfo.InvariantCulture) : "";
+            return string.Format(CultureInfo.InvariantCulture, "{0} {1:0.#}% of {2}, {3} copied at {4}/s{5}", kind, percent, Strata.Control.Quantity.FormatHuman(total), copied, speed, left);
+        }
+
+        return role switch
+        {
+            "InSync" when sync["lastRebuild"] is { } last => string.Format(CultureInfo.InvariantCulture, "in sync (last rebuild: {0}, {1} copied in {2:0.#} s)",
+                (bool?)last["full"] == true ? "full copy" : "incremental", Strata.Control.Quantity.FormatHuman((long?)last["bytesCopied"] ?? 0), (double?)last["seconds"] ?? 0),
+            "InSync" => "in sync",
+            "Offline" => $"out of sync: {Text(sync, "reason", Text(sync, "lastError", "unknown"))}",
+            _ => role.ToLowerInvariant(),
+        };
     }
 
     private static void Map(StringBuilder o, string label, JsonNode? map)

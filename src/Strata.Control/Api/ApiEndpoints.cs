@@ -80,6 +80,16 @@ internal static class ApiEndpoints
             services.Wake();
             return Results.Ok();
         }).WithName("Report");
+        nodes.MapPost("/volumes/{volume}/epoch", async (string name, string volume, CancellationToken ct) =>
+            await services.Membership.TakeEpochAsync(name, volume, ct).ConfigureAwait(false) is { } epoch
+                ? Results.Json(epoch, ResourceJson.Options)
+                : Results.Json(new JsonObject { ["error"] = $"volume {volume} is not served by node {name}" }, statusCode: StatusCodes.Status409Conflict)).WithName("TakeEpoch");
+        nodes.MapPost("/volumes/{volume}/in-sync", async (string name, string volume, InSyncChange change, CancellationToken ct) =>
+        {
+            var result = await services.Membership.ChangeInSyncAsync(name, volume, change, ct).ConfigureAwait(false);
+            services.Wake();
+            return Results.Json(result, ResourceJson.Options);
+        }).WithName("ChangeInSync");
         nodes.MapPost("/finalize", async (string name, NodeFinalization finalization, CancellationToken ct) =>
             await services.Nodes.FinalizeAsync(name, finalization, ct).ConfigureAwait(false) ? Results.Ok() : Results.Conflict()).WithName("Finalize");
     }

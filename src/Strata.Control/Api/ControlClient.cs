@@ -79,6 +79,14 @@ public sealed class ControlClient : IDisposable
     public Task<bool> FinalizeAsync(string node, NodeFinalization finalization, CancellationToken ct = default) =>
         TrySendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/finalize", JsonContent.Create(finalization, options: ResourceJson.Options), ct);
 
+    /// <summary>Takes a new epoch for the target of <paramref name="volume"/> on <paramref name="node"/>; 409 when it is not served there.</summary>
+    public async Task<VolumeEpoch> TakeEpochAsync(string node, string volume, CancellationToken ct = default) =>
+        (await SendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/volumes/{Uri.EscapeDataString(volume)}/epoch", null, ct).ConfigureAwait(false)).Deserialize<VolumeEpoch>(ResourceJson.Options)!;
+
+    /// <summary>Compare-and-swap of a volume's in-sync set at an epoch; 409 when the epoch moved on (the caller is fenced).</summary>
+    public async Task<InSyncResult> ChangeInSyncAsync(string node, string volume, InSyncChange change, CancellationToken ct = default) =>
+        (await SendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/volumes/{Uri.EscapeDataString(volume)}/in-sync", JsonContent.Create(change, options: ResourceJson.Options), ct).ConfigureAwait(false)).Deserialize<InSyncResult>(ResourceJson.Options)!;
+
     public void Dispose() => _http.Dispose();
 
     private static string Namespace(string? ns, char separator) => ns is null ? "" : $"{separator}namespace={Uri.EscapeDataString(ns)}";

@@ -5,12 +5,13 @@ namespace Strata.Control.Nodes;
 // What node agents and the control plane say to each other over the REST API (/api/v1/nodes/{name}/...).
 
 /// <summary>A node agent announcing itself; answered with the lease its heartbeats renew.</summary>
-public sealed record NodeRegistration(string Address, string IscsiPortal, long SparseFileBytes, string Version);
+public sealed record NodeRegistration(string Address, string IscsiPortal, long SparseFileBytes, string Version, string? ReplicaEndpoint = null);
 
 public sealed record NodeLease(long Lease, int TtlSeconds, int HeartbeatSeconds);
 
 /// <summary>Everything placed on one node, read at one store revision: the node makes what it hosts match.</summary>
-public sealed record NodeAssignments(long Revision, List<StoragePool> Pools, List<VolumeReplica> Replicas, List<Volume> Targets);
+/// <param name="ReplicaEndpoints">Every node's replica server (node name → address:port), for the targets it serves.</param>
+public sealed record NodeAssignments(long Revision, List<StoragePool> Pools, List<VolumeReplica> Replicas, List<Volume> Targets, Dictionary<string, string>? ReplicaEndpoints = null);
 
 /// <summary>What a node found true, sent after every change it makes and periodically.</summary>
 public sealed record NodeReport(
@@ -23,7 +24,23 @@ public sealed record PoolReport(string Name, string Phase, long CapacityBytes, l
 
 public sealed record ReplicaReport(string Name, string Phase, long UsedBytes, long AllocatedBytes, string? Message);
 
-public sealed record TargetReport(string Volume, bool Ready, string Portal, string? Message);
+/// <param name="Epoch">The epoch of the target instance serving (0 when none).</param>
+/// <param name="Replicas">Each replica as the serving target sees it.</param>
+public sealed record TargetReport(string Volume, bool Ready, string Portal, string? Message, long Epoch = 0, List<ReplicaSyncReport>? Replicas = null);
+
+public sealed record ReplicaSyncReport(string Name, ReplicaSync Sync);
+
+/// <summary>A target instance's epoch, just taken, and what it needs to open the replicas.</summary>
+public sealed record VolumeEpoch(long Epoch, List<string> InSync, List<ReplicaEndpoint> Replicas, int MinInSync);
+
+/// <summary>Where a replica is served: its node's replica server.</summary>
+public sealed record ReplicaEndpoint(string Name, string Node, string? Endpoint);
+
+/// <summary>A target asking to change the in-sync set from <paramref name="Expected"/> to <paramref name="InSync"/> at its epoch.</summary>
+public sealed record InSyncChange(long Epoch, List<string> Expected, List<string> InSync);
+
+/// <summary>The in-sync set the store holds after a change was asked (the one asked for when it was made).</summary>
+public sealed record InSyncResult(List<string> InSync);
 
 /// <summary>The node has released what a resource being deleted held (a pool's files, a replica's volume): the record may go.</summary>
 public sealed record NodeFinalization(string Kind, string Name);

@@ -25,7 +25,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
         bool created = false;
         var node = await _resources.MutateAsync<Node>(ResourceKind.Node, null, name, n =>
         {
-            n.Spec = new NodeSpec { Address = registration.Address, IscsiPortal = registration.IscsiPortal, SparseFileBytes = registration.SparseFileBytes };
+            n.Spec = SpecOf(registration);
             n.Status.Lease = lease;
             n.Status.RegisteredAt = now;
             n.Status.Version = registration.Version;
@@ -36,7 +36,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
             node = new Node
             {
                 Metadata = { Name = name, Labels = new() { ["kubernetes.io/hostname"] = name } },
-                Spec = new NodeSpec { Address = registration.Address, IscsiPortal = registration.IscsiPortal, SparseFileBytes = registration.SparseFileBytes },
+                Spec = SpecOf(registration),
                 Status = new NodeStatus { Phase = "Ready", Lease = lease, RegisteredAt = now, Version = registration.Version },
             };
             created = await _resources.CreateAsync(node, ct).ConfigureAwait(false);
@@ -50,6 +50,9 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
         await _events.RecordAsync(node, "Normal", "Registered", $"node agent {registration.Version} registered, iSCSI portal {registration.IscsiPortal}", ct).ConfigureAwait(false);
         return new NodeLease(lease, (int)LeaseTtl.TotalSeconds, (int)HeartbeatInterval.TotalSeconds);
     }
+
+    private static NodeSpec SpecOf(NodeRegistration r) =>
+        new() { Address = r.Address, IscsiPortal = r.IscsiPortal, SparseFileBytes = r.SparseFileBytes, ReplicaEndpoint = r.ReplicaEndpoint };
 
     /// <summary>Renews the node's lease; false when the node must register again (unknown, or its lease ended).</summary>
     public async Task<bool> HeartbeatAsync(string name, long lease, CancellationToken ct)
@@ -106,7 +109,8 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
             view.Pools.Where(p => p.Spec.Node == name).ToList(),
             replicas,
             // A node serves the targets placed on it, and must know the volumes whose replicas it holds are being deleted.
-            view.Volumes.Where(v => v.Spec.TargetNode == name).ToList());
+            view.Volumes.Where(v => v.Spec.TargetNode == name).ToList(),
+            view.Nodes.Where(n => n.Spec.ReplicaEndpoint is not null).ToDictionary(n => n.Metadata.Name, n => n.Spec.ReplicaEndpoint!, StringComparer.Ordinal));
     }
 
     /// <summary>Applies a node's report; false when the node's lease has ended (it must register again first).</summary>
@@ -150,11 +154,12 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
 
                 var s = replica.Status;
                 var c = s.Conditions;
+                string phase = ReplicaPhase.Of(r.Phase, s.Sync);
                 bool changed = Conditions.Set(ref c, "NodeReady", true, "NodeReporting", $"node {name} reports the replica");
-                changed |= Conditions.Set(ref c, "Healthy", r.Phase == "Healthy", r.Phase, r.Message ?? $"the replica is {r.Phase}");
-                changed |= s.Phase != r.Phase || s.UsedBytes != r.UsedBytes || s.AllocatedBytes != r.AllocatedBytes;
+                changed |= Conditions.Set(ref c, "Healthy", phase == "Healthy", phase, phase == r.Phase ? r.Message ?? $"the replica is {r.Phase}" : ReplicaPhase.Why(s.Sync!));
+                changed |= s.Phase != phase || s.UsedBytes != r.UsedBytes || s.AllocatedBytes != r.AllocatedBytes;
                 s.Conditions = c;
-                (s.Phase, s.UsedBytes, s.AllocatedBytes, s.LastReported) = (r.Phase, r.UsedBytes, r.AllocatedBytes, now);
+                (s.Phase, s.UsedBytes, s.AllocatedBytes, s.LastReported) = (phase, r.UsedBytes, r.AllocatedBytes, now);
                 return changed;
             }, ct).ConfigureAwait(false);
         }
@@ -180,6 +185,30 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
 
                 return changed;
             }, ct).ConfigureAwait(false);
+
+            foreach (var sync in t.Replicas ?? [])
+            {
+                await _resources.MutateAsync<VolumeReplica>(ResourceKind.VolumeReplica, null, sync.Name, replica =>
+                {
+                    if (replica.Spec.Volume != t.Volume || replica.Status.Sync is { } old && old.Epoch > sync.Sync.Epoch)
+                    {
+                        return false; // not this volume's, or reported by an older target than the last one
+                    }
+
+                    var s = replica.Status;
+                    string phase = s.Phase is "Healthy" or "Rebuilding" or "Degraded" ? ReplicaPhase.Of("Healthy", sync.Sync) : s.Phase ?? "Pending";
+                    bool changed = phase != s.Phase || !ReplicaPhase.Same(s.Sync, sync.Sync);
+                    if (phase != s.Phase)
+                    {
+                        var c = s.Conditions;
+                        Conditions.Set(ref c, "Healthy", phase == "Healthy", phase, phase == "Healthy" ? "in the volume's in-sync set" : ReplicaPhase.Why(sync.Sync));
+                        s.Conditions = c;
+                    }
+
+                    (s.Phase, s.Sync) = (phase, sync.Sync);
+                    return changed;
+                }, ct).ConfigureAwait(false);
+            }
         }
 
         if (report.BlockDevices is { } disks)

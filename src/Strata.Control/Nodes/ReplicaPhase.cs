@@ -28,6 +28,6 @@ public static class ReplicaPhase
     /// <summary>Whether two reports say the same, ignoring the rebuild's moving figures' small steps (under 1%).</summary>
     public static bool Same(ReplicaSync? a, ReplicaSync b) =>
         a is not null && a.Role == b.Role && a.Reason == b.Reason && a.LastError == b.LastError && a.Epoch == b.Epoch
-        && (a.Rebuild is null) == (b.Rebuild is null)
+        && (a.Rebuild is null) == (b.Rebuild is null) && a.LastRebuild?.BytesCopied == b.LastRebuild?.BytesCopied
         && (a.Rebuild is null || Math.Abs(Percent(a.Rebuild) - Percent(b.Rebuild!)) < 1 && a.Rebuild.Full == b.Rebuild!.Full);
 }

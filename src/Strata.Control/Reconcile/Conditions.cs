@@ -33,5 +33,8 @@ public static class Conditions
         return true;
     }
 
+    /// <summary>Removes the condition; true when there was one.</summary>
+    public static bool Remove(ref List<Condition>? conditions, string type) => conditions?.RemoveAll(c => c.Type == type) > 0;
+
     public static Condition? Find(List<Condition>? conditions, string type) => conditions?.FirstOrDefault(c => c.Type == type);
 }

@@ -99,13 +99,51 @@ public sealed class VolumeReconciler : IReconciler
         }
     }
 
+    /// <summary>
+    /// When the target's node is NotReady and another Ready node holds an in-sync replica, the target moves there: that
+    /// node's agent takes a new epoch (fencing the old target, should it come back) and serves the volume.
+    /// </summary>
+    private static async Task<bool> MoveTargetAsync(ClusterView view, Volume volume, List<VolumeReplica> replicas, ReconcileContext context, CancellationToken ct)
+    {
+        string from = volume.Spec.TargetNode ?? "";
+        if (view.IsReady(from) || volume.Status.Phase == "Pending")
+        {
+            return false;
+        }
+
+        var inSync = volume.Status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
+        var to = volume.Spec.Replicas.FirstOrDefault(p => p.Node != from && view.IsReady(p.Node) && inSync.Contains(p.Name)
+            && replicas.Any(r => r.Metadata.Name == p.Name && r.Status.Phase is "Healthy" or "Rebuilding" or "Degraded"));
+        if (to is null)
+        {
+            return false;
+        }
+
+        volume.Spec.TargetNode = to.Node;
+        var conditions = volume.Status.Conditions;
+        Conditions.Set(ref conditions, "TargetReady", false, "TargetMoving", $"target node {from} is NotReady; the target moves to node {to.Node}, which holds in-sync replica {to.Name}");
+        volume.Status.Conditions = conditions;
+        if (await context.UpdateAsync(volume, ct).ConfigureAwait(false))
+        {
+            context.Log($"volume {volume.Metadata.Name}: target moves from node {from} (NotReady) to node {to.Node}");
+            await context.EventAsync(volume, "TargetMoved", $"target node {from} is NotReady: the target moves to node {to.Node} (in-sync replica {to.Name})", ct, warning: true).ConfigureAwait(false);
+            return true;
+        }
+
+        return false;
+    }
+
     private static async Task UpdateStatusAsync(ClusterView view, Volume volume, List<VolumeReplica> replicas, ReconcileContext context, CancellationToken ct)
     {
+        if (await MoveTargetAsync(view, volume, replicas, context, ct).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var status = volume.Status;
         var conditions = status.Conditions;
         string targetNode = volume.Spec.TargetNode ?? "";
         bool nodeReady = view.IsReady(targetNode);
-        var first = replicas.FirstOrDefault(r => r.Metadata.Name == volume.Spec.Replicas.FirstOrDefault()?.Name);
         bool changed = false;
         if (!nodeReady)
         {
@@ -113,41 +151,38 @@ public sealed class VolumeReconciler : IReconciler
         }
 
         bool targetReady = Conditions.Find(conditions, "TargetReady")?.Status == "True";
-        int healthy = replicas.Count(r => r.Status.Phase == "Healthy");
+        var inSync = status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
+        var healthy = replicas.Where(r => r.Status.Phase == "Healthy" && inSync.Contains(r.Metadata.Name)).ToList();
+        var notHealthy = replicas.Where(r => !healthy.Contains(r)).ToList();
         string state;
         string message;
         if (!nodeReady)
         {
             state = "Offline";
-            message = $"target node {targetNode} is NotReady";
+            message = $"target node {targetNode} is NotReady" + (volume.Spec.ReplicaCount > 1 ? " and no other Ready node holds an in-sync replica" : "");
         }
-        else if (first?.Status.Phase == "Offline")
-        {
-            state = "Offline";
-            message = $"its served replica {first.Metadata.Name} is Offline (node {first.Spec.Node})";
-        }
-        else if (!targetReady || first?.Status.Phase != "Healthy")
+        else if (!targetReady)
         {
             state = "Pending";
-            message = first?.Status.Phase != "Healthy" ? $"waiting for replica {volume.Spec.Replicas.FirstOrDefault()?.Name} on node {targetNode}" : $"waiting for the target on node {targetNode}";
+            message = Conditions.Find(conditions, "TargetReady")?.Message is { } why ? $"waiting for the target on node {targetNode}: {why}" : $"waiting for the target on node {targetNode}";
         }
-        else if (healthy < volume.Spec.Replicas.Count)
+        else if (healthy.Count == 0)
+        {
+            state = "Offline";
+            message = "no replica is in sync: " + Describe(notHealthy);
+        }
+        else if (notHealthy.Count > 0 || replicas.Count < volume.Spec.Replicas.Count)
         {
             state = "Degraded";
-            message = $"{healthy} of {volume.Spec.Replicas.Count} replicas Healthy: " + string.Join(", ", replicas.Where(r => r.Status.Phase != "Healthy").Select(r => $"{r.Metadata.Name} is {r.Status.Phase} (node {r.Spec.Node})"));
+            message = $"{healthy.Count} of {volume.Spec.Replicas.Count} replicas in sync: " + Describe(notHealthy);
         }
         else
         {
             state = "Healthy";
-            message = $"served at {status.TargetPortal} from replica {first.Metadata.Name} on node {targetNode}";
+            message = $"served at {status.TargetPortal} by node {targetNode}; {healthy.Count} replica(s) in sync";
         }
 
-        if (volume.Spec.ReplicaCount > 1)
-        {
-            changed |= Conditions.Set(ref conditions, "Replicated", false, "SingleReplicaServing",
-                $"the target serves replica {volume.Spec.Replicas[0].Name} alone; the other {volume.Spec.ReplicaCount - 1} replica(s) are made but not kept in sync yet (synchronous replication is not live in this version)");
-        }
-
+        changed |= Conditions.Remove(ref conditions, "Replicated");
         status.Conditions = conditions;
         if (status.State != state || status.Message != message)
         {
@@ -179,4 +214,7 @@ public sealed class VolumeReconciler : IReconciler
             await context.UpdateAsync(volume, ct).ConfigureAwait(false);
         }
     }
+
+    private static string Describe(IEnumerable<VolumeReplica> replicas) =>
+        string.Join(", ", replicas.Select(r => $"{r.Metadata.Name} is {r.Status.Phase} (node {r.Spec.Node})"));
 }

@@ -14,6 +14,9 @@ public sealed class NodeSpec
     /// <summary>The node's iSCSI portal, address:port.</summary>
     public string IscsiPortal { get; set; } = "";
 
+    /// <summary>Where the node's replica server listens (address:port): targets on other nodes reach its replicas there.</summary>
+    public string? ReplicaEndpoint { get; set; }
+
     /// <summary>Default size of a sparse pool's file on this node.</summary>
     public long SparseFileBytes { get; set; }
 }

@@ -26,7 +26,16 @@ public sealed class VolumeSpec
 
     public int ReplicaCount { get; set; } = 1;
 
-    /// <summary>The replicas (VolumeReplica names), first one first: until replication is live, the target serves it alone.</summary>
+    /// <summary>
+    /// Below this many in-sync replicas the target stops acknowledging writes (they fail after a bounded wait) rather
+    /// than risk divergence: 1 for 1 or 2 replicas, 2 for 3 (a majority), unless the StorageClass says otherwise.
+    /// </summary>
+    public int MinInSync { get; set; } = 1;
+
+    /// <summary>1 for one or two replicas (two: writes go on while one is away), a majority from three.</summary>
+    public static int DefaultMinInSync(int replicas) => replicas <= 2 ? 1 : replicas / 2 + 1;
+
+    /// <summary>The replicas (VolumeReplica names); the target writes to every one in <see cref="VolumeStatus.InSync"/>.</summary>
     public List<ReplicaPlacement> Replicas { get; set; } = [];
 
     /// <summary>The node whose portal serves the volume's target.</summary>
@@ -79,6 +88,18 @@ public sealed class VolumeStatus
 
     /// <summary>The portal the target listens on now.</summary>
     public string? TargetPortal { get; set; }
+
+    /// <summary>
+    /// The target instance's epoch: each instance takes a new one (one more) before it opens the replicas, and the
+    /// replicas refuse every older one (docs/replication.md).
+    /// </summary>
+    public long Epoch { get; set; }
+
+    /// <summary>
+    /// The replicas holding every acknowledged write. Changed only by compare-and-swap: by the target of the current
+    /// epoch when one fails or one rebuilt rejoins. Null until the volume's replicas are first placed (all of them).
+    /// </summary>
+    public List<string>? InSync { get; set; }
 
     public List<Condition>? Conditions { get; set; }
 }

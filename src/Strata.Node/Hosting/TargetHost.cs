@@ -1,8 +1,9 @@
 using System.Net;
+using Strata.Blocks;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
-using Strata.Pool;
+using Strata.Replication.Volume;
 
 namespace Strata.Node.Hosting;
 
@@ -19,45 +20,32 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
     {
         _server.Start();
         var local = _server.LocalEndPoint!;
-        Portal = $"{advertise ?? Reachable(local.Address)}:{local.Port}";
+        Portal = $"{advertise ?? Addresses.Reachable(local.Address)}:{local.Port}";
     }
 
     public IEnumerable<string> Volumes => _served.Keys;
 
-    /// <summary>A portal bound to every address is reached at one of them: this host's first non-loopback IPv4 address.</summary>
-    private static IPAddress Reachable(IPAddress bound)
-    {
-        if (!bound.Equals(IPAddress.Any) && !bound.Equals(IPAddress.IPv6Any))
-        {
-            return bound;
-        }
-
-        return System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == System.Net.NetworkInformation.OperationalStatus.Up)
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Select(a => a.Address)
-            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
-            ?? IPAddress.Loopback;
-    }
-
     public bool IsServing(string volume) => _served.ContainsKey(volume);
 
-    /// <summary>Whether <paramref name="pool"/> has a volume open for a target (it cannot be deleted while it does).</summary>
-    public bool Uses(StoragePool pool, string volume) => _served.TryGetValue(volume, out var s) && s.Pool == pool;
+    /// <summary>The replicated volume the target of <paramref name="volume"/> serves, or null.</summary>
+    public ReplicatedVolume? DeviceOf(string volume) => _served.TryGetValue(volume, out var s) ? s.Device : null;
 
-    public void Serve(string volume, string iqn, StoragePool pool)
+    /// <summary>
+    /// Serves <paramref name="device"/> as LUN 0 of target <paramref name="iqn"/>. The LUN's identity (its NAA and serial)
+    /// comes from the volume, not the node, so an initiator sees the same LUN wherever the target moves.
+    /// </summary>
+    public void Serve(string volume, string iqn, ReplicatedVolume device)
     {
         if (_served.ContainsKey(volume))
         {
-            return;
+            throw new InvalidOperationException($"volume {volume} is served already");
         }
 
-        var device = pool.OpenVolume(volume);
         var policy = new TargetLoginPolicy { Name = iqn, Portals = [(Portal, 1)] };
-        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity($"{pool.Id}/{volume}"), new PoolVolumeAllocationMap(device));
+        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity($"strata/{volume}"));
         _server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
-        _served[volume] = new Served(iqn, pool, device);
-        log($"serving {iqn} LUN 0 at {Portal}");
+        _served[volume] = new Served(iqn, device);
+        log($"serving {iqn} LUN 0 at {Portal} (epoch {device.Epoch})");
     }
 
     public async Task StopAsync(string volume)
@@ -68,7 +56,15 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
         }
 
         await _server.RemoveTargetAsync(served.Iqn).ConfigureAwait(false);
-        await served.Device.FlushAsync().ConfigureAwait(false);
+        try
+        {
+            await served.Device.FlushAsync().ConfigureAwait(false);
+        }
+        catch (BlockDeviceException e)
+        {
+            log($"{served.Iqn}: the last flush failed: {e.Message}");
+        }
+
         await served.Device.DisposeAsync().ConfigureAwait(false);
         log($"stopped serving {served.Iqn}");
     }
@@ -84,5 +80,5 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
         _served.Clear();
     }
 
-    private sealed record Served(string Iqn, StoragePool Pool, PoolVolume Device);
+    private sealed record Served(string Iqn, ReplicatedVolume Device);
 }

@@ -22,7 +22,11 @@ public sealed record RebuildProgress(bool Full, long BytesDone, long BytesTotal,
 /// <summary>One replica as its target sees it: role, why, and the rebuild in progress.</summary>
 /// <param name="Reason">Why it is in its role now (for Offline: the failure or why it cannot be reached).</param>
 /// <param name="LastError">The last failure that took it out of the set, kept after it returns.</param>
-public sealed record ReplicaState(string Name, ReplicaRole Role, string? Reason, string? LastError, RebuildProgress? Rebuild, long Failures);
+/// <param name="LastRebuild">The last rebuild that ended with the replica rejoining the set.</param>
+public sealed record ReplicaState(string Name, ReplicaRole Role, string? Reason, string? LastError, RebuildProgress? Rebuild, RebuildSummary? LastRebuild, long Failures);
+
+/// <summary>A finished rebuild: full or incremental, what it copied, how long it took.</summary>
+public sealed record RebuildSummary(bool Full, long BytesCopied, long GrainsGoneOver, TimeSpan Took);
 
 /// <summary>One replica of a <see cref="ReplicatedVolume"/>: its device when open, its role, and the grains it lacks.</summary>
 internal sealed class ReplicaMember(string name, long grains)
@@ -51,6 +55,8 @@ internal sealed class ReplicaMember(string name, long grains)
     public int ConsecutiveFailures { get; set; }
 
     public long Failures;
+
+    public RebuildSummary? LastRebuild { get; set; }
 
     // Rebuild progress, written by the rebuild, read by Status.
     public long RebuildGrainsTotal;

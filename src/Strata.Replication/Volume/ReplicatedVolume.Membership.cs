@@ -30,15 +30,35 @@ public sealed partial class ReplicatedVolume
 
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(options.OpenWait);
+        long firstOpened = 0;
         var opening = options.Replicas.Select(async name =>
         {
-            try
+            // Replicas whose nodes start with this one may not listen yet: try again until OpenWait, or until a
+            // moment after another replica opened (a dead one must not hold the volume up for long).
+            while (true)
             {
-                return (name, Device: await connector.ConnectAsync(name, wait.Token).ConfigureAwait(false), Error: (Exception?)null);
-            }
-            catch (Exception e) when (e is BlockDeviceException or OperationCanceledException && !ct.IsCancellationRequested)
-            {
-                return (name, Device: (IBlockDevice?)null, Error: e is OperationCanceledException ? new TimeoutException($"not reachable within {options.OpenWait.TotalSeconds:0.#} s") : e);
+                try
+                {
+                    var device = await connector.ConnectAsync(name, wait.Token).ConfigureAwait(false);
+                    Interlocked.CompareExchange(ref firstOpened, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
+                    return (name, Device: (IBlockDevice?)device, Error: (Exception?)null);
+                }
+                catch (BlockDeviceException e) when (e.Kind == BlockDeviceErrorKind.Unavailable && !wait.IsCancellationRequested
+                    && (Interlocked.Read(ref firstOpened) is var t && (t == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(t) < OpenGrace)))
+                {
+                    try
+                    {
+                        await Task.Delay(options.ReconnectInterval, wait.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                    {
+                        return (name, Device: null, Error: e);
+                    }
+                }
+                catch (Exception e) when (e is BlockDeviceException or OperationCanceledException && !ct.IsCancellationRequested)
+                {
+                    return (name, Device: null, Error: e is OperationCanceledException ? new TimeoutException($"not reachable within {options.OpenWait.TotalSeconds:0.#} s") : e);
+                }
             }
         }).ToList();
         var opened = await Task.WhenAll(opening).ConfigureAwait(false);
@@ -65,13 +85,15 @@ public sealed partial class ReplicatedVolume
             {
                 var member = volume.Member(name);
                 bool inSync = options.InSync.Contains(name);
-                member.NeedsFullCopy = !inSync;
-                if (!inSync)
+                string? mismatch = device is null ? null : volume.Mismatch(device);
+                if (!inSync || device is null || mismatch is not null)
                 {
+                    // Nothing tells what it lacks: not in the set, or in it but out of reach now (it may have lost
+                    // what its cache held, and the last target's in-flight writes are unknown): a full copy.
+                    member.NeedsFullCopy = true;
                     member.Missing.Set(0, volume.Grains);
                 }
 
-                string? mismatch = device is null ? null : volume.Mismatch(device);
                 if (device is not null && mismatch is null)
                 {
                     member.Device = device;
@@ -96,6 +118,9 @@ public sealed partial class ReplicatedVolume
         volume._supervisor = Task.Run(() => volume.SuperviseAsync(volume._stop.Token));
         return volume;
     }
+
+    /// <summary>How long replicas that cannot be reached yet are waited for at open once one has opened.</summary>
+    private static readonly TimeSpan OpenGrace = TimeSpan.FromSeconds(3);
 
     private ReplicaMember Member(string name) => Array.Find(_members, m => m.Name == name)!;
 

@@ -86,6 +86,8 @@ public sealed partial class ReplicatedVolume
 
                 member.WantInSync = true;
                 member.Reason = "rebuilt; joining the in-sync set";
+                member.LastRebuild = new RebuildSummary(member.RebuildFull, Interlocked.Read(ref member.RebuildBytesCopied),
+                    Interlocked.Read(ref member.RebuildGrainsDone), Stopwatch.GetElapsedTime(Interlocked.Read(ref member.RebuildStartTicks)));
                 Publish();
             }
 

@@ -53,6 +53,9 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
 
     public long BlockCount { get; }
 
+    /// <summary>Bytes of one grain: the unit of tracking what a replica misses.</summary>
+    public long GrainBytes => (long)_grainBlocks * BlockSize;
+
     /// <summary>Grains of the volume: the unit its missing-data maps and rebuilds count in.</summary>
     public long Grains { get; }
 
@@ -69,7 +72,7 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         {
             lock (_gate)
             {
-                return _members.Select(m => new ReplicaState(m.Name, m.Role, m.Reason, m.LastError, ProgressOf(m), Interlocked.Read(ref m.Failures))).ToList();
+                return _members.Select(m => new ReplicaState(m.Name, m.Role, m.Reason, m.LastError, ProgressOf(m), m.LastRebuild, Interlocked.Read(ref m.Failures))).ToList();
             }
         }
     }

@@ -15,6 +15,7 @@ public sealed class StrataCluster : IAsyncDisposable
     private readonly Scratch _scratch;
     private readonly int _apiPort;
     private readonly int[] _nodePorts;
+    private readonly int[] _replicaPorts;
     private readonly string _sparseSize;
     private BackgroundProcess? _up;
     private BackgroundProcess? _etcd;
@@ -30,6 +31,7 @@ public sealed class StrataCluster : IAsyncDisposable
         _scratch = new Scratch($"cluster-{mode}");
         _apiPort = Ports.Free();
         _nodePorts = Enumerable.Range(0, nodes).Select(_ => Ports.Free()).ToArray();
+        _replicaPorts = Enumerable.Range(0, nodes).Select(_ => Ports.Free()).ToArray();
         _nodes = new BackgroundProcess?[nodes];
         _sparseSize = sparseSize;
     }
@@ -52,7 +54,7 @@ public sealed class StrataCluster : IAsyncDisposable
         try
         {
             cluster._up = Tool.Start("strata up", Repo.StrataExe,
-                ["up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--data", cluster._scratch.Path, "--listen", $"127.0.0.1:{cluster._apiPort}", "--iscsi-port", "0", "--sparse-size", sparseSize], log: log);
+                ["up", "--nodes", nodes.ToString(CultureInfo.InvariantCulture), "--data", cluster._scratch.Path, "--listen", $"127.0.0.1:{cluster._apiPort}", "--iscsi-port", "0", "--replica-port", "0", "--sparse-size", sparseSize], log: log);
             await Wait.UntilAsync(() => cluster._up.StdoutLines.Any(l => l.Contains("ready in", StringComparison.Ordinal)) || cluster._up.HasExited, s_start, "strata up to be ready", cluster.Describe);
             if (cluster._up.HasExited)
                 throw new InvalidOperationException("strata up exited:\n" + cluster.Describe());
@@ -124,7 +126,8 @@ public sealed class StrataCluster : IAsyncDisposable
         _nodes[index] = Tool.Start($"strata node {NodeName(index)}", Repo.StrataExe,
         [
             "node", "--name", NodeName(index), "--control", Server, "--data", _scratch.File(NodeName(index)),
-            "--iscsi-portal", $"127.0.0.1:{_nodePorts[index]}", "--sparse-size", _sparseSize, .. _nodeArguments(index),
+            "--iscsi-portal", $"127.0.0.1:{_nodePorts[index]}", "--replica-listen", $"127.0.0.1:{_replicaPorts[index]}",
+            "--sparse-size", _sparseSize, .. _nodeArguments(index),
         ], log: _log);
     }
 
