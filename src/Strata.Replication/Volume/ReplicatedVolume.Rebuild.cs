@@ -16,6 +16,7 @@ public sealed partial class ReplicatedVolume
     private async Task SuperviseAsync(CancellationToken ct)
     {
         var lastFlush = Stopwatch.GetTimestamp();
+        int idleTicks = 0;
         while (!ct.IsCancellationRequested && _fenced is null)
         {
             var changed = Changed;
@@ -39,8 +40,12 @@ public sealed partial class ReplicatedVolume
             if (Stopwatch.GetElapsedTime(lastFlush) >= _options.BackgroundFlushInterval)
             {
                 lastFlush = Stopwatch.GetTimestamp();
-                if (_unflushed.HasUnsealed && _view.InSync.Length > 0)
+
+                // With writes pending, a flush bounds what a replica's crash can take; without, one now and then
+                // finds a replica that died while the volume was idle (its state shows it, not the next write).
+                if ((_unflushed.HasUnsealed || ++idleTicks >= 5) && _view.InSync.Length > 0)
                 {
+                    idleTicks = 0;
                     try
                     {
                         await FlushAsync(ct).ConfigureAwait(false);

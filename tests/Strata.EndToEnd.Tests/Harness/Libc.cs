@@ -6,6 +6,8 @@ internal static partial class Libc
 {
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
+    public const int SIGCONT = 18;
+    public const int SIGSTOP = 19;
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);

@@ -250,12 +250,18 @@ public sealed class NbdClient : IAsyncDisposable
             var disc = new byte[28];
             BinaryPrimitives.WriteUInt32BigEndian(disc, RequestMagic);
             BinaryPrimitives.WriteUInt16BigEndian(disc.AsSpan(6), CmdDisconnect);
-            try
+            // Not when a writer is stuck on a server that stopped reading (a frozen target behind qemu-nbd): then
+            // the socket is closed under it below.
+            if (await _sendLock.WaitAsync(TimeSpan.FromSeconds(1)))
             {
-                await _sendLock.WaitAsync();
-                try { await _stream.WriteAsync(disc); } finally { _sendLock.Release(); }
+                try
+                {
+                    using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                    await _stream.WriteAsync(disc, quick.Token);
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException) { }
+                finally { _sendLock.Release(); }
             }
-            catch (IOException) { }
         }
         Break(new IOException("the NbdClient was disposed"));
         _socket.Dispose();

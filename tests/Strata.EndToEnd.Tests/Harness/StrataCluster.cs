@@ -137,6 +137,23 @@ public sealed class StrataCluster : IAsyncDisposable
         await (_nodes[index] ?? throw new InvalidOperationException("not running")).KillAsync();
     }
 
+    /// <summary>What node <paramref name="index"/>'s process printed so far (stderr lines prefixed with "!").</summary>
+    public string NodeOutput(int index) => _nodes[index]?.Output ?? "";
+
+    /// <summary>SIGSTOP: the node process freezes (a paused VM, a stalled host): its sockets stay open, nothing answers.</summary>
+    public void PauseNode(int index)
+    {
+        _log($"kill -STOP {NodeName(index)} (pid {_nodes[index]?.Pid})");
+        (_nodes[index] ?? throw new InvalidOperationException("not running")).Signal(Libc.SIGSTOP);
+    }
+
+    /// <summary>SIGCONT: a paused node goes on where it stopped, unaware of the time that passed.</summary>
+    public void ResumeNode(int index)
+    {
+        _log($"kill -CONT {NodeName(index)} (pid {_nodes[index]?.Pid})");
+        (_nodes[index] ?? throw new InvalidOperationException("not running")).Signal(Libc.SIGCONT);
+    }
+
     /// <summary>SIGTERM: the node stops cleanly (and gives its lease back).</summary>
     public async Task StopNodeAsync(int index)
     {
