@@ -227,7 +227,7 @@ internal static class IscsiServeCommand
             var volume = pool.OpenVolume(s.Volume!); // its block size is the volume's own, set at creation
 
             // Identity from the pool's UUID and the volume's name: stable across restarts and hosts.
-            return new Export(volume, new LogicalUnitIdentity($"{pool.Id}/{volume.Name}"), new PoolVolumeAllocationMap(volume), $"volume '{volume.Name}' of pool '{pool.Name}'", pool);
+            return new Export(volume, new LogicalUnitIdentity($"{pool.Id}/{volume.Name}"), null, $"volume '{volume.Name}' of pool '{pool.Name}'", pool);
         }
         catch (PoolException e)
         {

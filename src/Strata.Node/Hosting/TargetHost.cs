@@ -54,7 +54,7 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
 
         var device = pool.OpenVolume(volume);
         var policy = new TargetLoginPolicy { Name = iqn, Portals = [(Portal, 1)] };
-        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity($"{pool.Id}/{volume}"), new PoolVolumeAllocationMap(device));
+        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity($"{pool.Id}/{volume}"));
         _server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
         _served[volume] = new Served(iqn, pool, device);
         log($"serving {iqn} LUN 0 at {Portal}");
