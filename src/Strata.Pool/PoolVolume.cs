@@ -10,7 +10,7 @@ namespace Strata.Pool;
 /// volume maps go in place; the first write to a chunk maps a fresh one; a write to a shared chunk copies it.
 /// Metadata changes are committed at <see cref="FlushAsync"/> (or with a FUA write), never per write.
 /// </summary>
-public sealed class PoolVolume : IBlockDevice
+public sealed class PoolVolume : IBlockDevice, IAllocationMap
 {
     private static readonly byte[] Zeros = new byte[1 << 20];
 
@@ -74,12 +74,13 @@ public sealed class PoolVolume : IBlockDevice
 
     /// <summary>
     /// Whether <paramref name="lba"/> lies in a mapped chunk, and how many blocks from it (at least 1, at most
-    /// <paramref name="maxBlocks"/>) share that state: GET LBA STATUS answers from this.
+    /// <paramref name="maxBlocks"/>) share that state: GET LBA STATUS and replica rebuilds ask this, through
+    /// <see cref="IAllocationMap"/>. The resolution is the pool's chunk.
     /// </summary>
     public (bool Mapped, long Blocks) GetExtent(long lba, long maxBlocks)
     {
         long blocksPerChunk = _chunkSize / BlockSize;
-        long end = Math.Min(BlockCount, lba + Math.Max(1, maxBlocks));
+        long end = lba + Math.Clamp(maxBlocks, 1, Math.Max(1, BlockCount - lba)); // no overflow for a huge maxBlocks
         bool mapped = _record.Map.TryGet((uint)(lba / blocksPerChunk), out _);
         long next = (lba / blocksPerChunk + 1) * blocksPerChunk;
         while (next < end && _record.Map.TryGet((uint)(next / blocksPerChunk), out _) == mapped)
@@ -89,6 +90,10 @@ public sealed class PoolVolume : IBlockDevice
 
         return (mapped, Math.Max(1, Math.Min(next, end) - lba));
     }
+
+    /// <inheritdoc cref="GetExtent"/>
+    public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default) =>
+        ValueTask.FromResult(GetExtent(lba, maxBlocks));
 
     public ValueTask DisposeAsync()
     {

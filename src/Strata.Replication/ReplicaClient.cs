@@ -17,14 +17,15 @@ namespace Strata.Replication;
 /// <see cref="BlockDeviceException"/> of the server's kind and message; losing the connection fails every request
 /// in flight and every later one with <see cref="BlockDeviceErrorKind.Unavailable"/> (a client does not
 /// reconnect: make a new one); once fenced by a newer epoch, every call fails with
-/// <see cref="BlockDeviceErrorKind.Fenced"/>.
+/// <see cref="BlockDeviceErrorKind.Fenced"/>. As an <see cref="IAllocationMap"/> it asks the replica which blocks
+/// are mapped (GetExtent), so a rebuild can skip what is deallocated.
 /// </summary>
 /// <remarks>
 /// Requests larger than <see cref="FrameHeader.MaxPayload"/> are split. A cancellation token is observed until the
 /// request is sent; a request on the wire runs to its end. Every returned ValueTask must be awaited (that hands its
 /// slot back).
 /// </remarks>
-public sealed class ReplicaClient : IBlockDevice
+public sealed class ReplicaClient : IBlockDevice, IAllocationMap
 {
     public const int SlotBits = 16;
 
@@ -235,6 +236,23 @@ public sealed class ReplicaClient : IBlockDevice
     }
 
     /// <summary>
+    /// Asks the replica whether <paramref name="lba"/> is mapped and how many blocks from it (at least 1, at most
+    /// <paramref name="maxBlocks"/>, the end of the device and 2^32 - 1, what one request can ask about) share that
+    /// state. A replica whose device keeps no allocation map answers mapped, all of them. Errors as for a Read.
+    /// </summary>
+    public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default)
+    {
+        if (lba < 0 || lba >= BlockCount)
+        {
+            throw BlockDeviceException.OutOfRange(lba, 1, BlockCount);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlocks, 1);
+        uint count = (uint)Math.Min(Math.Min(maxBlocks, BlockCount - lba), uint.MaxValue);
+        return Unusable(ct) is null && _room.Wait(0) ? SubmitGetExtentWithRoom(lba, count) : GetExtentWhenRoomAsync(lba, count, ct);
+    }
+
+    /// <summary>
     /// Says Goodbye: the requests in flight are answered (for up to 10 s), then the connection closes. Calls made
     /// after this fail with <see cref="ObjectDisposedException"/>.
     /// </summary>
@@ -289,28 +307,51 @@ public sealed class ReplicaClient : IBlockDevice
         await SubmitWithRoom(opcode, flags, lba, count, read, write, crc).ConfigureAwait(false);
     }
 
-    /// <summary>Takes a slot (a place of <see cref="_room"/> is held) and queues the request for the send loop.</summary>
-    private ValueTask SubmitWithRoom(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc)
+    private ValueTask SubmitWithRoom(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc) =>
+        Enqueue(opcode, flags, lba, count, read, write, crc, out short version) is { } request
+            ? new ValueTask(request, version)
+            : ValueTask.FromException(StateError());
+
+    /// <summary>A GetExtent: its slot is the source of the answer.</summary>
+    private ValueTask<(bool Mapped, long Blocks)> SubmitGetExtentWithRoom(long lba, uint count) =>
+        Enqueue(Opcode.GetExtent, FrameFlags.None, lba, count, default, default, 0, out short version) is { } request
+            ? new ValueTask<(bool Mapped, long Blocks)>(request, version)
+            : ValueTask.FromException<(bool Mapped, long Blocks)>(StateError());
+
+    /// <summary>A GetExtent that waits for a slot, or fails because no request can be sent.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(bool Mapped, long Blocks)> GetExtentWhenRoomAsync(long lba, uint count, CancellationToken ct)
     {
-        PendingRequest request;
-        short version;
+        if (Unusable(ct) is { } failed)
+        {
+            await failed.ConfigureAwait(false);
+        }
+
+        await _room.WaitAsync(ct).ConfigureAwait(false);
+        return await SubmitGetExtentWithRoom(lba, count).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes a slot (a place of <see cref="_room"/> is held) and queues the request for the send loop; null,
+    /// the place given back, when nothing can be sent any more.</summary>
+    private PendingRequest? Enqueue(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc, out short version)
+    {
         lock (_gate)
         {
             if (_failure is not null || _closing)
             {
                 _room.Release();
-                return ValueTask.FromException(StateError());
+                version = 0;
+                return null;
             }
 
-            request = _free.Pop();
+            var request = _free.Pop();
             request.Prepare(opcode, flags, lba, count, read, write, crc);
             version = request.Version;
 
             // Queued under the lock: nothing gets queued behind the Goodbye of DisposeAsync.
             _outbound.Writer.TryWrite(new Outbound(request, request.RequestId));
+            return request;
         }
-
-        return new ValueTask(request, version);
     }
 
     /// <summary>A slot comes back when its caller took the result.</summary>
@@ -451,13 +492,22 @@ public sealed class ReplicaClient : IBlockDevice
 
         if (header.Status == ReplicaStatus.Ok)
         {
-            int expected = request.Opcode == Opcode.Read ? request.ReadBuffer.Length : 0;
+            int expected = request.Opcode switch
+            {
+                Opcode.Read => request.ReadBuffer.Length,
+                Opcode.GetExtent => ExtentPayload.Length,
+                _ => 0,
+            };
             if (header.PayloadLength != expected)
             {
                 throw new ReplicaProtocolException($"the response to {request.Opcode} {header.RequestId} carries {header.PayloadLength} bytes, not {expected}");
             }
 
-            if (expected > 0)
+            if (request.Opcode == Opcode.GetExtent)
+            {
+                request.Extent = ExtentPayload.Decode(payload, request.BlockCount, header.RequestId);
+            }
+            else if (expected > 0)
             {
                 payload.CopyTo(request.ReadBuffer.Span);
             }

@@ -18,30 +18,63 @@ public sealed class HotPathAllocationTests
         host.AddVolume("pvc-alloc", 4096, 1024);
         await using var client = await host.ConnectAsync("pvc-alloc", 1);
 
-        await RunAsync(client, 2_000); // warm up: pools fill, code is jitted
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        const int rounds = 20_000;
-        await RunAsync(client, rounds);
-        long perRequest = (GC.GetTotalAllocatedBytes(precise: true) - before) / (rounds * 2);
+        long perRequest = await BytesPerRequestAsync(client, WriteAndReadAsync, requestsPerRound: 2);
 
         // What remains is a constant of the run (pools and queues reaching their working size, about 1 MB however
         // long it runs: 200,000 rounds measure 2-3 bytes per request), not a Task or a box per request (70+ bytes).
         Assert.True(perRequest < 64, $"{perRequest} bytes allocated per request");
     }
 
-    /// <summary>Eight workers, each a write then a read of its own block, so 8-16 requests are in flight.</summary>
-    private static async Task RunAsync(ReplicaClient client, int rounds)
+    [Fact]
+    public async Task Allocation_queries_allocate_nothing_per_request()
+    {
+        await using var host = ReplicaHost.Start();
+        host.Serve("pvc-extents", new MemoryDevice(4096, 1024));
+        await using var client = await host.ConnectAsync("pvc-extents", 1);
+        await client.WriteAsync(200, new byte[100 * 4096], WriteFlags.None);
+
+        long perRequest = await BytesPerRequestAsync(client, QueryAsync, requestsPerRound: 1);
+        Assert.True(perRequest < 64, $"{perRequest} bytes allocated per request");
+    }
+
+    /// <summary>Bytes the process allocates per request over 20,000 rounds of eight workers, after 2,000 to warm up
+    /// (pools fill, code is jitted).</summary>
+    private static async Task<long> BytesPerRequestAsync(ReplicaClient client, Func<ReplicaClient, int, int, Task> work, int requestsPerRound)
+    {
+        await RunAsync(client, 2_000, work);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        const int rounds = 20_000;
+        await RunAsync(client, rounds, work);
+        return (GC.GetTotalAllocatedBytes(precise: true) - before) / (rounds * requestsPerRound);
+    }
+
+    /// <summary>Eight workers, each doing its rounds on its own blocks, so 8-16 requests are in flight.</summary>
+    private static async Task RunAsync(ReplicaClient client, int rounds, Func<ReplicaClient, int, int, Task> work)
     {
         var workers = new Task[8];
         for (int w = 0; w < workers.Length; w++)
         {
-            workers[w] = WorkAsync(client, w, rounds / workers.Length);
+            workers[w] = work(client, w, rounds / workers.Length);
         }
 
         await Task.WhenAll(workers);
     }
 
-    private static async Task WorkAsync(ReplicaClient client, int worker, int rounds)
+    /// <summary>GetExtent from each of the worker's blocks: mapped runs, unmapped ones, and their edges.</summary>
+    private static async Task QueryAsync(ReplicaClient client, int worker, int rounds)
+    {
+        for (int i = 0; i < rounds; i++)
+        {
+            var (_, blocks) = await client.GetExtentAsync((worker * 128) + (i % 128), long.MaxValue);
+            if (blocks < 1)
+            {
+                Assert.Fail($"an extent of {blocks} blocks");
+            }
+        }
+    }
+
+    /// <summary>A write then a read of the worker's block.</summary>
+    private static async Task WriteAndReadAsync(ReplicaClient client, int worker, int rounds)
     {
         var data = new byte[4096];
         var back = new byte[4096];

@@ -99,10 +99,12 @@ public sealed class ReplicaHost : IAsyncDisposable
     }
 }
 
-/// <summary>An in-memory device that counts the calls that change it.</summary>
-public sealed class MemoryDevice(int blockSize, long blockCount) : IBlockDevice
+/// <summary>An in-memory device that counts the calls that change it, and knows which blocks are mapped (written
+/// and not unmapped since).</summary>
+public sealed class MemoryDevice(int blockSize, long blockCount) : IBlockDevice, IAllocationMap
 {
     private readonly byte[] _data = new byte[blockSize * blockCount];
+    private readonly bool[] _mapped = new bool[blockCount];
     private int _changes;
 
     public int BlockSize => blockSize;
@@ -129,6 +131,7 @@ public sealed class MemoryDevice(int blockSize, long blockCount) : IBlockDevice
         lock (_data)
         {
             data.Span.CopyTo(_data.AsSpan((int)(lba * blockSize)));
+            _mapped.AsSpan((int)lba, data.Length / blockSize).Fill(true);
         }
 
         Interlocked.Increment(ref _changes);
@@ -143,10 +146,28 @@ public sealed class MemoryDevice(int blockSize, long blockCount) : IBlockDevice
         lock (_data)
         {
             _data.AsSpan((int)(lba * blockSize), (int)(blocks * blockSize)).Clear();
+            _mapped.AsSpan((int)lba, (int)blocks).Clear();
         }
 
         Interlocked.Increment(ref _changes);
         return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default)
+    {
+        Check(lba, 1);
+        long end = Math.Min(blockCount, lba + maxBlocks);
+        lock (_data)
+        {
+            bool mapped = _mapped[lba];
+            long next = lba + 1;
+            while (next < end && _mapped[next] == mapped)
+            {
+                next++;
+            }
+
+            return ValueTask.FromResult((mapped, next - lba));
+        }
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

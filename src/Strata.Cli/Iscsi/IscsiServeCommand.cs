@@ -227,7 +227,7 @@ internal static class IscsiServeCommand
             var volume = pool.OpenVolume(s.Volume!); // its block size is the volume's own, set at creation
 
             // Identity from the pool's UUID and the volume's name: stable across restarts and hosts.
-            return new Export(volume, new LogicalUnitIdentity($"{pool.Id}/{volume.Name}"), new PoolVolumeAllocationMap(volume), $"volume '{volume.Name}' of pool '{pool.Name}'", pool);
+            return new Export(volume, new LogicalUnitIdentity($"{pool.Id}/{volume.Name}"), null, $"volume '{volume.Name}' of pool '{pool.Name}'", pool);
         }
         catch (PoolException e)
         {
@@ -238,7 +238,7 @@ internal static class IscsiServeCommand
     }
 
     /// <summary>What is served, and what closes with it (a pool volume's pool closes cleanly after it).</summary>
-    private sealed record Export(IBlockDevice Device, LogicalUnitIdentity Identity, Strata.Iscsi.Scsi.IAllocationMap? AllocationMap, string Description, StoragePool? Pool) : IAsyncDisposable
+    private sealed record Export(IBlockDevice Device, LogicalUnitIdentity Identity, IAllocationMap? AllocationMap, string Description, StoragePool? Pool) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

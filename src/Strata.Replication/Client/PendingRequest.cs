@@ -6,9 +6,10 @@ namespace Strata.Replication.Client;
 /// <summary>
 /// One slot of a <see cref="ReplicaClient"/>'s table of requests in flight: the request's fields, and the completion
 /// source the caller's ValueTask awaits. Slots are reused (the request id carries the slot and a generation), so a
-/// request allocates nothing; the slot goes back to the table when the caller takes the result.
+/// request allocates nothing; the slot goes back to the table when the caller takes the result. A GetExtent's
+/// caller awaits it as the source of its answer.
 /// </summary>
-internal sealed class PendingRequest : IValueTaskSource
+internal sealed class PendingRequest : IValueTaskSource, IValueTaskSource<(bool Mapped, long Blocks)>
 {
     private const int Idle = 0;
     private const int Pending = 1;
@@ -48,6 +49,9 @@ internal sealed class PendingRequest : IValueTaskSource
     /// <summary>Where a Read's data goes (the caller's memory).</summary>
     public Memory<byte> ReadBuffer { get; private set; }
 
+    /// <summary>A GetExtent's answer, set before the request completes.</summary>
+    public ExtentPayload Extent { get; set; }
+
     public short Version => _core.Version;
 
     public bool IsPending => Volatile.Read(ref _state) == Pending;
@@ -64,6 +68,7 @@ internal sealed class PendingRequest : IValueTaskSource
         ReadBuffer = read;
         WriteData = write;
         WriteCrc = writeCrc;
+        Extent = default;
         Volatile.Write(ref _state, Pending);
     }
 
@@ -106,6 +111,15 @@ internal sealed class PendingRequest : IValueTaskSource
             Volatile.Write(ref _state, Idle);
             _client.Release(this);
         }
+    }
+
+    /// <summary>A GetExtent's answer; the slot goes back as with the other requests.</summary>
+    (bool Mapped, long Blocks) IValueTaskSource<(bool Mapped, long Blocks)>.GetResult(short token)
+    {
+        // Read before the slot goes back (and may be reused); only returned when the request succeeded.
+        var extent = Extent;
+        GetResult(token);
+        return (extent.Mapped, extent.Blocks);
     }
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);

@@ -10,23 +10,27 @@ namespace Strata.Replication.Protocol;
 /// offset size  field           meaning
 ///   0     4    magic           0x50525453, the bytes "STRP"
 ///   4     2    version         1 (a frame of another version is refused)
-///   6     1    opcode          Opcode: Hello 1, HelloOk 2, Read 3, Write 4, Flush 5, Unmap 6, Response 7, Goodbye 8
+///   6     1    opcode          Opcode: Hello 1, HelloOk 2, Read 3, Write 4, Flush 5, Unmap 6, Response 7, Goodbye 8,
+///                              GetExtent 9
 ///   7     1    flags/status    requests: FrameFlags (Write: bit 0 = FUA; every other bit, and every bit of other
 ///                              requests, must be 0); Response: ReplicaStatus (0 Ok, kind + 1 of a
 ///                              BlockDeviceErrorKind, 255 protocol error)
 ///   8     8    request id      chosen by the client, unique among its requests in flight; a Response and HelloOk
 ///                              carry the id of the request they answer
-///  16     8    lba             Read, Write, Unmap (a Response echoes its request's); 0 in Hello, Flush, Goodbye
-///  24     4    block count     Read, Write, Unmap (echoed likewise); 0 in Hello, Flush, Goodbye
-///  28     4    payload length  bytes that follow the header, at most MaxPayload (8 MiB); Read, Flush, Unmap and
-///                              Goodbye have none, a Write exactly block count * block size
+///  16     8    lba             Read, Write, Unmap, GetExtent (a Response echoes its request's); 0 in Hello, Flush,
+///                              Goodbye
+///  24     4    block count     Read, Write, Unmap, GetExtent (its most blocks, at least 1; echoed likewise); 0 in
+///                              Hello, Flush, Goodbye
+///  28     4    payload length  bytes that follow the header, at most MaxPayload (8 MiB); Read, Flush, Unmap,
+///                              GetExtent and Goodbye have none, a Write exactly block count * block size
 ///  32     4    payload CRC32C  of the payload (0 when there is none)
 ///  36     4    header CRC32C   of bytes 0-35
 ///  40          payload
 /// </code>
 /// Payloads: Hello = version u16, epoch u64 (at most 2^63 - 1), volume id UTF-8 (1-255 bytes, the rest of the
 /// payload); HelloOk = version u16, block size u32, block count u64; Write = the blocks; Response = the data of a
-/// Read when Ok, the error's message in UTF-8 otherwise. docs/replication-protocol.md has the exchange.
+/// Read or the <see cref="ExtentPayload"/> of a GetExtent when Ok, the error's message in UTF-8 otherwise.
+/// docs/replication-protocol.md has the exchange.
 /// </remarks>
 public readonly struct FrameHeader
 {
@@ -170,6 +174,15 @@ public readonly struct FrameHeader
             case Opcode.Read or Opcode.Unmap:
                 RequireNoFlags();
                 RequireNoPayload();
+                break;
+            case Opcode.GetExtent:
+                RequireNoFlags();
+                RequireNoPayload();
+                if (BlockCount == 0)
+                {
+                    throw Error("GetExtent asks about at least 1 block, not 0");
+                }
+
                 break;
             case Opcode.Write:
                 if ((Flags & ~(byte)FrameFlags.Fua) != 0)

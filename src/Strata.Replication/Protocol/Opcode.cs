@@ -26,6 +26,12 @@ public enum Opcode : byte
 
     /// <summary>Client to server: no more requests; the server answers those in flight, then closes.</summary>
     Goodbye = 8,
+
+    /// <summary>
+    /// Whether <c>lba</c> is mapped, and how many blocks from it (1 to <c>block count</c>) share that state: the
+    /// Response carries an <see cref="ExtentPayload"/>. A device that keeps no allocation map answers mapped, all of them.
+    /// </summary>
+    GetExtent = 9,
 }
 
 /// <summary>Flag bits of a request (the header's byte 7).</summary>

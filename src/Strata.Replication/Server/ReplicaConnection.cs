@@ -116,7 +116,7 @@ internal sealed class ReplicaConnection
                 {
                     more = header.Opcode switch
                     {
-                        Opcode.Read or Opcode.Write or Opcode.Flush or Opcode.Unmap => await DispatchAsync(header, payload).ConfigureAwait(false),
+                        Opcode.Read or Opcode.Write or Opcode.Flush or Opcode.Unmap or Opcode.GetExtent => await DispatchAsync(header, payload).ConfigureAwait(false),
                         Opcode.Hello => await HelloAsync(header, payload).ConfigureAwait(false),
                         Opcode.Goodbye => false,
                         _ => throw new ReplicaProtocolException($"a client does not send {header.Opcode}", header.RequestId),
@@ -222,7 +222,7 @@ internal sealed class ReplicaConnection
         return true;
     }
 
-    /// <summary>Starts a Read, Write, Flush or Unmap; false when the connection is fenced and must close.</summary>
+    /// <summary>Starts a Read, Write, Flush, Unmap or GetExtent; false when the connection is fenced and must close.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(FrameHeader header, ReadOnlySequence<byte> payload)
     {
@@ -357,6 +357,14 @@ internal sealed class ReplicaConnection
             Span<byte> payload = stackalloc byte[HelloOkPayload.Length];
             r.HelloOk.Write(payload);
             FrameCodec.WriteFrame(_output, Opcode.HelloOk, 0, r.RequestId, 0, 0, payload);
+            return;
+        }
+
+        if (r.Status == ReplicaStatus.Ok && r.Opcode == Opcode.GetExtent)
+        {
+            Span<byte> extent = stackalloc byte[ExtentPayload.Length];
+            r.Extent.Write(extent);
+            FrameCodec.WriteFrame(_output, Opcode.Response, 0, r.RequestId, r.Lba, r.BlockCount, extent);
             return;
         }
 

@@ -4,9 +4,9 @@ using Strata.Replication.Protocol;
 namespace Strata.Replication.Server;
 
 /// <summary>
-/// One request a connection received and the response it owes: a device call (Read, Write, Flush, Unmap) started
-/// without waiting for earlier ones, or an answer of the connection itself (HelloOk, an error). Pooled per
-/// connection with its completion delegate, so a request allocates nothing; buffers come from
+/// One request a connection received and the response it owes: a device call (Read, Write, Flush, Unmap,
+/// GetExtent) started without waiting for earlier ones, or an answer of the connection itself (HelloOk, an error).
+/// Pooled per connection with its completion delegate, so a request allocates nothing; buffers come from
 /// <see cref="PinnedBufferPool"/>.
 /// </summary>
 internal sealed class ServerRequest
@@ -14,6 +14,7 @@ internal sealed class ServerRequest
     private readonly ReplicaConnection _connection;
     private readonly Action _onDeviceCompleted;
     private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+    private ConfiguredValueTaskAwaitable<(bool Mapped, long Blocks)>.ConfiguredValueTaskAwaiter _extentAwaiter;
 
     public ServerRequest(ReplicaConnection connection)
     {
@@ -45,6 +46,9 @@ internal sealed class ServerRequest
     /// <summary>CRC32C of a successful Read's data.</summary>
     public uint DataCrc { get; private set; }
 
+    /// <summary>A successful GetExtent's answer.</summary>
+    public ExtentPayload Extent { get; private set; }
+
     /// <summary>The geometry a HelloOk answer carries.</summary>
     public HelloOkPayload HelloOk { get; private set; }
 
@@ -63,6 +67,7 @@ internal sealed class ServerRequest
         Status = ReplicaStatus.Ok;
         Message = null;
         DataCrc = 0;
+        Extent = default;
         Buffer = length > 0 ? PinnedBufferPool.Shared.Rent(length) : null;
     }
 
@@ -88,20 +93,34 @@ internal sealed class ServerRequest
     }
 
     /// <summary>Starts the device call (the range already checked, the Write's data in <see cref="Buffer"/>); the
-    /// connection hears of its end through <see cref="ReplicaConnection.DeviceCallCompleted"/>.</summary>
+    /// connection hears of its end through <see cref="ReplicaConnection.DeviceCallCompleted"/>. A GetExtent asks the
+    /// device's <see cref="IAllocationMap"/>; a device without one has every block mapped.</summary>
     public void Start(IBlockDevice device, bool fua)
     {
-        ValueTask call;
+        bool completed;
         try
         {
             long lba = (long)Lba;
-            call = Opcode switch
+            if (Opcode == Opcode.GetExtent)
             {
-                Opcode.Read => device.ReadAsync(lba, Buffer.AsMemory(0, Length)),
-                Opcode.Write => device.WriteAsync(lba, Buffer.AsMemory(0, Length), fua ? WriteFlags.Fua : WriteFlags.None),
-                Opcode.Flush => device.FlushAsync(),
-                _ => device.UnmapAsync(lba, BlockCount),
-            };
+                var extent = device is IAllocationMap map
+                    ? map.GetExtentAsync(lba, BlockCount)
+                    : new ValueTask<(bool Mapped, long Blocks)>((true, BlockCount));
+                _extentAwaiter = extent.ConfigureAwait(false).GetAwaiter();
+                completed = _extentAwaiter.IsCompleted;
+            }
+            else
+            {
+                var call = Opcode switch
+                {
+                    Opcode.Read => device.ReadAsync(lba, Buffer.AsMemory(0, Length)),
+                    Opcode.Write => device.WriteAsync(lba, Buffer.AsMemory(0, Length), fua ? WriteFlags.Fua : WriteFlags.None),
+                    Opcode.Flush => device.FlushAsync(),
+                    _ => device.UnmapAsync(lba, BlockCount),
+                };
+                _awaiter = call.ConfigureAwait(false).GetAwaiter();
+                completed = _awaiter.IsCompleted;
+            }
         }
         catch (Exception e)
         {
@@ -111,10 +130,13 @@ internal sealed class ServerRequest
             return;
         }
 
-        _awaiter = call.ConfigureAwait(false).GetAwaiter();
-        if (_awaiter.IsCompleted)
+        if (completed)
         {
             OnDeviceCompleted();
+        }
+        else if (Opcode == Opcode.GetExtent)
+        {
+            _extentAwaiter.UnsafeOnCompleted(_onDeviceCompleted);
         }
         else
         {
@@ -133,10 +155,23 @@ internal sealed class ServerRequest
     {
         try
         {
-            _awaiter.GetResult();
-            if (Opcode == Opcode.Read)
+            if (Opcode == Opcode.GetExtent)
             {
-                DataCrc = Crc32C.Compute(Buffer.AsSpan(0, Length));
+                var (mapped, blocks) = _extentAwaiter.GetResult();
+                if (blocks < 1 || blocks > BlockCount)
+                {
+                    throw new InvalidOperationException($"the allocation map answered {blocks} blocks, not 1-{BlockCount}");
+                }
+
+                Extent = new ExtentPayload(mapped, blocks);
+            }
+            else
+            {
+                _awaiter.GetResult();
+                if (Opcode == Opcode.Read)
+                {
+                    DataCrc = Crc32C.Compute(Buffer.AsSpan(0, Length));
+                }
             }
         }
         catch (Exception e)
@@ -145,6 +180,7 @@ internal sealed class ServerRequest
         }
 
         _awaiter = default;
+        _extentAwaiter = default;
         _connection.DeviceCallCompleted(this);
     }
 

@@ -12,7 +12,9 @@ public sealed class FrameCodecTests
     [InlineData(Opcode.Write, (byte)FrameFlags.Fua, 512)]
     [InlineData(Opcode.Flush, 0, 0)]
     [InlineData(Opcode.Unmap, 0, 0)]
+    [InlineData(Opcode.GetExtent, 0, 0)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.Ok, 8192)]
+    [InlineData(Opcode.Response, (byte)ReplicaStatus.Ok, ExtentPayload.Length)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.Fenced, 30)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.ProtocolError, 10)]
     public void A_frame_round_trips(Opcode opcode, byte flags, int payloadLength)
@@ -64,6 +66,31 @@ public sealed class FrameCodecTests
         var okBytes = new byte[HelloOkPayload.Length];
         ok.Write(okBytes);
         Assert.Equal(ok, HelloOkPayload.Decode(new ReadOnlySequence<byte>(okBytes)));
+    }
+
+    [Fact]
+    public void An_extent_answer_round_trips_and_an_impossible_one_is_refused()
+    {
+        foreach (var extent in new[] { new ExtentPayload(true, 1), new ExtentPayload(false, 0xA0B0C0D0), new ExtentPayload(true, 77) })
+        {
+            var bytes = new byte[ExtentPayload.Length];
+            extent.Write(bytes);
+            Assert.Equal(extent.Mapped ? 1 : 0, bytes[0]);
+            Assert.Equal(extent.Blocks, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(1)));
+            var frame = new ReadOnlySequence<byte>(Frames.Frame(Opcode.Response, 0, 3, 8, 0xA0B0C0D0, bytes));
+            Assert.True(FrameCodec.TryReadFrame(ref frame, out var header, out var payload));
+            Assert.Equal(extent, ExtentPayload.Decode(payload, header.BlockCount, header.RequestId));
+        }
+
+        var good = new byte[ExtentPayload.Length];
+        new ExtentPayload(true, 5).Write(good);
+        Assert.Throws<ReplicaProtocolException>(() => ExtentPayload.Decode(new ReadOnlySequence<byte>(good), 4, 1)); // more than asked
+        Assert.Throws<ReplicaProtocolException>(() => ExtentPayload.Decode(new ReadOnlySequence<byte>(good[..8]), 10, 1));
+        var zero = new byte[ExtentPayload.Length];
+        new ExtentPayload(false, 0).Write(zero);
+        Assert.Throws<ReplicaProtocolException>(() => ExtentPayload.Decode(new ReadOnlySequence<byte>(zero), 10, 1));
+        good[0] = 2;
+        Assert.Throws<ReplicaProtocolException>(() => ExtentPayload.Decode(new ReadOnlySequence<byte>(good), 10, 1));
     }
 
     [Fact]
@@ -148,6 +175,7 @@ public sealed class FrameCodecTests
     [InlineData(Opcode.Read, 1, 0)]       // flags on a Read
     [InlineData(Opcode.Flush, 0, 5)]      // an LBA on a Flush
     [InlineData(Opcode.Goodbye, 0, 1)]
+    [InlineData(Opcode.GetExtent, 1, 0)]  // flags on a GetExtent
     public void Fields_an_opcode_does_not_take_must_be_zero(Opcode opcode, byte flags, ulong lba)
     {
         var bytes = Frames.Frame(opcode, flags, 1, lba, 0, []);
@@ -160,6 +188,12 @@ public sealed class FrameCodecTests
     {
         var read = new ReadOnlySequence<byte>(Frames.Frame(Opcode.Read, 0, 1, 0, 1, new byte[4]));
         Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref read, out _, out _));
+
+        // A GetExtent carries no payload and asks about at least one block.
+        var extent = new ReadOnlySequence<byte>(Frames.Frame(Opcode.GetExtent, 0, 1, 0, 1, new byte[4]));
+        Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref extent, out _, out _));
+        var none = new ReadOnlySequence<byte>(Frames.Frame(Opcode.GetExtent, 0, 1, 5, 0, []));
+        Assert.Contains("at least 1 block", Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref none, out _, out _)).Message);
 
         var shortHello = new ReadOnlySequence<byte>(Frames.Frame(Opcode.Hello, 0, 0, 0, 0, new byte[10]));
         Assert.Throws<ReplicaProtocolException>(() => FrameCodec.TryReadFrame(ref shortHello, out _, out _));

@@ -6,7 +6,8 @@ namespace Strata.Replication.Tests.Protocol;
 /// <summary>
 /// Malformed frames for the fuzz tests, each a function of the random generator: random bytes, valid frames with
 /// bytes flipped, a header field made invalid (with the header CRC recomputed, so the checks behind it are reached),
-/// truncated frames, requests before Hello, a second Hello, opcodes only a server sends, and writes out of range.
+/// truncated frames, requests before Hello, a second Hello, opcodes only a server sends, and writes and GetExtents
+/// out of range.
 /// None of them may change the device (of <see cref="BlockSize"/> x <see cref="Blocks"/>).
 /// </summary>
 internal static class FuzzFrames
@@ -40,7 +41,7 @@ internal static class FuzzFrames
             Kind.BeforeHello => new(ValidRequest(r), false),
             Kind.SecondHello => new(Frames.Hello("v", r.Next(1, 3), (ulong)r.Next(100)), true),
             Kind.ServerOpcode => new(ServerOpcode(r), true),
-            _ => new(OutOfRangeWrite(r), true),
+            _ => new(OutOfRange(r), true),
         };
     }
 
@@ -67,9 +68,10 @@ internal static class FuzzFrames
         return Frames.Frame(Opcode.Write, (byte)(r.Next(2) == 0 ? FrameFlags.Fua : FrameFlags.None), (ulong)r.NextInt64(), lba, blocks, data);
     }
 
-    private static byte[] ValidRequest(Random r) => r.Next(4) switch
+    private static byte[] ValidRequest(Random r) => r.Next(5) switch
     {
         0 => Frames.Frame(Opcode.Unmap, 0, (ulong)r.Next(), (ulong)r.Next(0, 32), (uint)r.Next(1, 32), []),
+        1 => Frames.Frame(Opcode.GetExtent, 0, (ulong)r.Next(), (ulong)r.Next(0, 32), (uint)r.Next(1, 32), []),
         _ => ValidWrite(r),
     };
 
@@ -105,7 +107,7 @@ internal static class FuzzFrames
                 BinaryPrimitives.WriteUInt16LittleEndian(frame.AsSpan(4), (ushort)r.Next(2, 65536));
                 break;
             case 2:
-                frame[6] = (byte)(r.Next(2) == 0 ? 0 : r.Next(9, 256));
+                frame[6] = (byte)(r.Next(2) == 0 ? 0 : r.Next(10, 256));
                 break;
             case 3:
                 frame[7] = (byte)r.Next(2, 256); // a flag bit other than FUA
@@ -135,10 +137,13 @@ internal static class FuzzFrames
         ? Frames.Frame(Opcode.Response, 0, 1, 0, 0, new byte[r.Next(0, 100)])
         : Frames.Frame(Opcode.HelloOk, 0, 0, 0, 0, new byte[HelloOkPayload.Length]);
 
-    private static byte[] OutOfRangeWrite(Random r)
+    /// <summary>A well-formed Write or GetExtent whose range runs past the end of the device.</summary>
+    private static byte[] OutOfRange(Random r)
     {
         uint blocks = (uint)r.Next(1, 9);
         ulong lba = r.Next(2) == 0 ? (ulong)(Blocks - blocks + 1) + (ulong)r.Next(100) : (ulong)r.NextInt64() | (1UL << 63);
-        return Frames.Frame(Opcode.Write, 0, 77, lba, blocks, new byte[blocks * BlockSize]);
+        return r.Next(4) == 0
+            ? Frames.Frame(Opcode.GetExtent, 0, 77, lba, blocks, [])
+            : Frames.Frame(Opcode.Write, 0, 77, lba, blocks, new byte[blocks * BlockSize]);
     }
 }

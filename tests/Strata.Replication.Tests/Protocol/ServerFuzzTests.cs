@@ -11,7 +11,7 @@ public sealed class ServerFuzzTests
 {
     /// <summary>
     /// 20,000 malformed frames, each on its own connection after a valid Hello (or without one): the connection
-    /// answers ProtocolError (OutOfRange for a well-formed write past the end) and closes, never fails in any other
+    /// answers ProtocolError (OutOfRange for a well-formed write or GetExtent past the end) and closes, never fails in any other
     /// way, and no write or unmap reaches the device. The seed is fixed, so a failure repeats.
     /// </summary>
     [Fact]
