@@ -166,8 +166,10 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         ThrowIfFenced();
         bool flush = op == Operation.Flush;
         using var lease = flush ? default : await _ranges.EnterSharedAsync(lba, blocks, ct).ConfigureAwait(false);
-        var view = await InSyncViewAsync(ct).ConfigureAwait(false);
+        // A flush seals before it reads the view: a write marked in what it seals completed before, so every replica
+        // that write reached is in this flush's view (or was taken out, which copied what is unflushed).
         long sealedId = flush ? _unflushed.Seal() : 0;
+        var view = await InSyncViewAsync(ct).ConfigureAwait(false);
         if (!flush && view.Offline.Length > 0)
         {
             // Replicas that will not see this change miss its grains; marked before it is sent, so a rebuild that
@@ -217,6 +219,16 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         else
         {
             _unflushed.Mark(lba / _grainBlocks, GrainSpan(lba, blocks));
+
+            // A replica taken out while this change was in flight may hold it or not, and may lose it from its cache
+            // (its removal copied what was unflushed then, before this mark): it gets these grains again.
+            foreach (var member in writable)
+            {
+                if (member.Role == ReplicaRole.Offline)
+                {
+                    member.Missing.Set(lba / _grainBlocks, GrainSpan(lba, blocks));
+                }
+            }
         }
 
         // Before acknowledging: every replica that failed a change is recorded out of the set, and enough remain.
