@@ -8,6 +8,7 @@ public sealed partial class ReplicatedVolume
 {
     private readonly Dictionary<string, Task> _restoring = new(StringComparer.Ordinal);
     private int _rebuildsRunning;
+    private Task _enabling = Task.CompletedTask;
 
     /// <summary>
     /// Until the volume is closed: restores every replica that is out of the set (one task each), and flushes every
@@ -184,13 +185,22 @@ public sealed partial class ReplicatedVolume
     /// </summary>
     private async Task RebuildAsync(ReplicaMember member, CancellationToken ct)
     {
-        if (Interlocked.Increment(ref _rebuildsRunning) == 1)
+        // Every rebuild waits for the range lock to be on (the writes that did not take it drained), also one that
+        // starts while another is turning it on.
+        Task enabling;
+        lock (_gate)
         {
-            await _ranges.EnableAsync(ct).ConfigureAwait(false);
+            if (_rebuildsRunning++ == 0)
+            {
+                _enabling = _ranges.EnableAsync(CancellationToken.None);
+            }
+
+            enabling = _enabling;
         }
 
         try
         {
+            await enabling.WaitAsync(ct).ConfigureAwait(false);
             member.RebuildFull = member.NeedsFullCopy;
             Interlocked.Exchange(ref member.RebuildGrainsTotal, member.Missing.Count());
             Interlocked.Exchange(ref member.RebuildGrainsDone, 0);
@@ -236,9 +246,12 @@ public sealed partial class ReplicatedVolume
         }
         finally
         {
-            if (Interlocked.Decrement(ref _rebuildsRunning) == 0)
+            lock (_gate)
             {
-                _ranges.Disable();
+                if (--_rebuildsRunning == 0)
+                {
+                    _ranges.Disable();
+                }
             }
         }
     }

@@ -227,16 +227,22 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         _rig.AssertReplicasIdentical();
     }
 
-    [Fact]
-    public async Task Writes_during_a_rebuild_are_never_undone_by_the_copy()
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)] // two replicas rebuilding at once
+    public async Task Writes_during_a_rebuild_are_never_undone_by_the_copy(int replicas)
     {
-        _rig = new VolumeRig(2, blockCount: 2048);
+        _rig = new VolumeRig(replicas, blockCount: 2048);
         var volume = await _rig.OpenAsync(o => new ReplicatedVolumeOptions
         {
-            VolumeId = o.VolumeId, Epoch = o.Epoch, Replicas = o.Replicas, InSync = o.InSync, Log = o.Log,
+            VolumeId = o.VolumeId, Epoch = o.Epoch, Replicas = o.Replicas, InSync = o.InSync, Log = o.Log, MinInSync = 1,
             ReconnectInterval = o.ReconnectInterval, RebuildChunkBytes = 16 * Block, RebuildDepth = 3,
         });
-        _rig[1].Kill();
+        foreach (var away in _rig.Disks.Skip(1))
+        {
+            away.Kill();
+        }
+
         var versions = new int[2048];
         for (int lba = 0; lba < 2048; lba++)
         {
@@ -244,7 +250,11 @@ public sealed class ReplicatedVolumeTests : IAsyncLifetime
         }
 
         _rig[0].ReadDelay = TimeSpan.FromMilliseconds(1); // copies are slow: writes race them
-        _rig[1].Revive();
+        foreach (var away in _rig.Disks.Skip(1))
+        {
+            away.Revive();
+        }
+
         var rnd = new Random(11);
         while (volume.Replicas.Any(r => r.Role != ReplicaRole.InSync))
         {
