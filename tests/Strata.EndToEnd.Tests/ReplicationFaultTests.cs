@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Strata.EndToEnd.Tests.Harness;
 using Xunit;
 using Xunit.Abstractions;
+using static Strata.EndToEnd.Tests.Harness.ReplicatedVolumeRig;
 using static Strata.EndToEnd.Tests.Harness.StrataCluster;
 
 namespace Strata.EndToEnd.Tests;
@@ -14,10 +15,9 @@ namespace Strata.EndToEnd.Tests;
 /// </summary>
 public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan s_timeout = ReplicatedVolumeRig.StepTimeout;
     private readonly Action<string> _log = new TestLog(output).Line;
     private readonly Scratch _scratch = new("replication");
-    private int _sockets;
 
     public void Dispose() => _scratch.Dispose();
 
@@ -33,13 +33,14 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
     public async Task Kill_9_of_a_replica_node_during_writes_loses_nothing_and_the_replica_catches_up_incrementally(int replicas)
     {
         await using var cluster = await StrataCluster.EtcdAsync(replicas, _log);
-        var (volume, portal, iqn) = await MakeVolumeAsync(cluster, replicas);
+        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas);
         string targetNode = Field(volume, "spec.targetNode")!;
         var replicaNodes = volume["spec"]!["replicas"]!.AsArray().Select(r => (string)r!["node"]!).ToList();
         string victim = replicaNodes.First(n => n != targetNode);
         string victimReplica = volume["spec"]!["replicas"]!.AsArray().First(r => (string?)r!["node"] == victim)!["name"]!.ToString();
 
-        var nbd = await AttachAsync(portal, iqn);
+        var nbd = await rig.AttachAsync(portal, iqn);
         var client = await nbd.ConnectAsync();
         var verifier = new BlockVerifier(client.Size, seed: replicas);
         var first = await verifier.RunWritesAsync(client, new WriteLoad { Writes = 3000, Depth = 16 });
@@ -67,7 +68,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         _log($"{victimReplica}: {copied} bytes copied to catch up with {writtenWhileAway} bytes written while away");
         Assert.Equal("False", Field(rebuilt, "status.sync.lastRebuild.full") ?? "False", ignoreCase: true);
         Assert.True(copied <= 2 * writtenWhileAway + (1 << 20), $"copied {copied} bytes for {writtenWhileAway} written while away");
-        await VerifyCleanAsync(verifier, client, "after the replica rejoined");
+        await rig.VerifyCleanAsync(verifier, client, "after the replica rejoined");
 
         // Another replica's node goes.
         string second = replicas == 2 ? targetNode : replicaNodes.First(n => n != targetNode && n != victim);
@@ -79,7 +80,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             await cluster.WaitForAsync("pv", items => Field(items[0], "spec.targetNode") != targetNode && Field(items[0], "status.state") == "Degraded"
                 && Field(items[0], "spec.iscsi.targetPortal") != portal, s_timeout, "the target to move to the surviving replica's node");
             var moved = (await cluster.ListAsync("pv"))[0];
-            nbd = await AttachAsync(Field(moved, "spec.iscsi.targetPortal")!, iqn);
+            nbd = await rig.AttachAsync(Field(moved, "spec.iscsi.targetPortal")!, iqn);
             client = await nbd.ConnectAsync();
         }
         else
@@ -91,7 +92,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, s_timeout, "the second replica out of the set");
         }
 
-        await VerifyCleanAsync(verifier, client, $"after {second} was killed");
+        await rig.VerifyCleanAsync(verifier, client, $"after {second} was killed");
         await client.DisposeAsync();
         await nbd.DisposeAsync();
     }
@@ -108,11 +109,12 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
     public async Task A_frozen_target_is_replaced_on_another_node_and_can_never_write_again(int replicas)
     {
         await using var cluster = await StrataCluster.EtcdAsync(replicas, _log);
-        var (volume, portal, iqn) = await MakeVolumeAsync(cluster, replicas);
+        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas);
         string targetNode = Field(volume, "spec.targetNode")!;
         long epoch = Long(volume, "status.epoch");
 
-        var oldNbd = await AttachAsync(portal, iqn);
+        var oldNbd = await rig.AttachAsync(portal, iqn);
         var oldClient = await oldNbd.ConnectAsync();
         var verifier = new BlockVerifier(oldClient.Size, seed: 30 + replicas);
         var first = await verifier.RunWritesAsync(oldClient, new WriteLoad { Writes = 3000, Depth = 16 });
@@ -134,9 +136,9 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             await stop.CancelAsync();
             await oldClient.DisposeAsync();
             await run;
-            await using var nbd = await AttachAsync(Field(moved, "spec.iscsi.targetPortal")!, iqn);
+            await using var nbd = await rig.AttachAsync(Field(moved, "spec.iscsi.targetPortal")!, iqn);
             await using var client = await nbd.ConnectAsync();
-            await VerifyCleanAsync(verifier, client, "on the new target");
+            await rig.VerifyCleanAsync(verifier, client, "on the new target");
             var after = await verifier.RunWritesAsync(client, new WriteLoad { Writes = 2000, Depth = 16 });
             Assert.True(after.Failed == 0, string.Join("\n", verifier.ErrorLog));
 
@@ -150,7 +152,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             string outcome = await rogueAttempt;
             _log($"the old target's write: {outcome}");
             Assert.NotEqual("acknowledged", outcome);
-            await VerifyCleanAsync(verifier, client, "after the old target woke up and tried to write");
+            await rig.VerifyCleanAsync(verifier, client, "after the old target woke up and tried to write");
         }
         finally
         {
@@ -191,68 +193,5 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
                 await rogue.DisposeAsync().AsTask().WaitAsync(quick.Token).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
-    }
-
-    private static int Index(string node) => int.Parse(node["node-".Length..], CultureInfo.InvariantCulture) - 1;
-
-    private static List<string> InSync(JsonNode volume) => volume["status"]?["inSync"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
-
-    private async Task VerifyCleanAsync(BlockVerifier verifier, NbdClient client, string when)
-    {
-        var report = await verifier.VerifyAsync(client);
-        _log($"verify {when}: {report}");
-        Assert.True(report.Clean, $"{when}: {report}");
-    }
-
-    private async Task<QemuNbd> AttachAsync(string portal, string iqn) =>
-        await QemuNbd.StartAsync($"iscsi://{portal}/{iqn}/0", _scratch.File($"nbd-{++_sockets}.sock"), _log);
-
-    /// <summary>A pool on every node, a StorageClass of <paramref name="replicas"/> replicas, and a 256 MiB claim: its PV once Healthy.</summary>
-    private async Task<(JsonNode Volume, string Portal, string Iqn)> MakeVolumeAsync(StrataCluster cluster, int replicas)
-    {
-        string manifest = $"""
-            apiVersion: openebs.io/v1alpha1
-            kind: StoragePoolClaim
-            metadata:
-              name: cstor-pool
-            spec:
-              name: cstor-pool
-              type: sparse
-              maxPools: {replicas}
-              poolSpec:
-                poolType: striped
-            ---
-            apiVersion: storage.k8s.io/v1
-            kind: StorageClass
-            metadata:
-              name: replicated
-              annotations:
-                openebs.io/cas-type: cstor
-                cas.openebs.io/config: |
-                  - name: StoragePoolClaim
-                    value: "cstor-pool"
-                  - name: ReplicaCount
-                    value: "{replicas}"
-            provisioner: openebs.io/provisioner-iscsi
-            ---
-            apiVersion: v1
-            kind: PersistentVolumeClaim
-            metadata:
-              name: data
-            spec:
-              storageClassName: replicated
-              accessModes: [ReadWriteOnce]
-              resources:
-                requests:
-                  storage: 256Mi
-            """;
-        string file = _scratch.File("volume.yaml");
-        await File.WriteAllTextAsync(file, manifest);
-        await cluster.CliCheckedAsync("apply", "-f", file);
-        await cluster.WaitForAsync("pv", items => items.Count == 1 && Field(items[0], "status.state") == "Healthy"
-            && items[0]["spec"]!["replicas"]!.AsArray().Count == replicas, s_timeout, $"a Healthy volume of {replicas} replicas");
-        var volume = (await cluster.ListAsync("pv"))[0];
-        Assert.Equal(replicas, volume["spec"]!["replicas"]!.AsArray().Select(r => (string?)r!["node"]).Distinct().Count());
-        return (volume, Field(volume, "spec.iscsi.targetPortal")!, Field(volume, "spec.iscsi.iqn")!);
     }
 }

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Xunit;
+using static Strata.EndToEnd.Tests.Harness.StrataCluster;
+
+namespace Strata.EndToEnd.Tests.Harness;
+
+/// <summary>
+/// What the replication end-to-end tests share: a replicated volume made through the seed's manifests on a
+/// <see cref="StrataCluster"/>, qemu-nbd (libiscsi) attached to its portal, and the verifier's check.
+/// </summary>
+public sealed class ReplicatedVolumeRig(StrataCluster cluster, Scratch scratch, Action<string> log)
+{
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(90);
+    private int _sockets;
+
+    public StrataCluster Cluster => cluster;
+
+    public static int Index(string node) => int.Parse(node["node-".Length..], CultureInfo.InvariantCulture) - 1;
+
+    public static List<string> InSync(JsonNode volume) => volume["status"]?["inSync"]?.AsArray().Select(n => (string)n!).ToList() ?? [];
+
+    /// <summary>The volume's replicas as (name, node, pool).</summary>
+    public static List<(string Name, string Node, string Pool)> Replicas(JsonNode volume) =>
+        volume["spec"]!["replicas"]!.AsArray().Select(r => ((string)r!["name"]!, (string)r["node"]!, (string)r["pool"]!)).ToList();
+
+    public async Task VerifyCleanAsync(BlockVerifier verifier, NbdClient client, string when)
+    {
+        var report = await verifier.VerifyAsync(client);
+        log($"verify {when}: {report}");
+        Assert.True(report.Clean, $"{when}: {report}");
+    }
+
+    public async Task<QemuNbd> AttachAsync(string portal, string iqn) =>
+        await QemuNbd.StartAsync($"iscsi://{portal}/{iqn}/0", scratch.File($"nbd-{++_sockets}.sock"), log);
+
+    /// <summary>
+    /// A pool on every node (<paramref name="pools"/> of them), a StorageClass of <paramref name="replicas"/>
+    /// replicas, and a claim of <paramref name="size"/>: its PV once Healthy, with every replica on its own node.
+    /// </summary>
+    public async Task<(JsonNode Volume, string Portal, string Iqn)> MakeVolumeAsync(int replicas, string size = "256Mi", int? pools = null)
+    {
+        string manifest = $"""
+            apiVersion: openebs.io/v1alpha1
+            kind: StoragePoolClaim
+            metadata:
+              name: cstor-pool
+            spec:
+              name: cstor-pool
+              type: sparse
+              maxPools: {pools ?? replicas}
+              poolSpec:
+                poolType: striped
+            ---
+            apiVersion: storage.k8s.io/v1
+            kind: StorageClass
+            metadata:
+              name: replicated
+              annotations:
+                openebs.io/cas-type: cstor
+                cas.openebs.io/config: |
+                  - name: StoragePoolClaim
+                    value: "cstor-pool"
+                  - name: ReplicaCount
+                    value: "{replicas}"
+            provisioner: openebs.io/provisioner-iscsi
+            ---
+            apiVersion: v1
+            kind: PersistentVolumeClaim
+            metadata:
+              name: data
+            spec:
+              storageClassName: replicated
+              accessModes: [ReadWriteOnce]
+              resources:
+                requests:
+                  storage: {size}
+            """;
+        string file = scratch.File("volume.yaml");
+        await File.WriteAllTextAsync(file, manifest);
+        await cluster.CliCheckedAsync("apply", "-f", file);
+        await cluster.WaitForAsync("pv", items => items.Count == 1 && Field(items[0], "status.state") == "Healthy"
+            && items[0]["spec"]!["replicas"]!.AsArray().Count == replicas, StepTimeout, $"a Healthy volume of {replicas} replicas");
+        var volume = (await cluster.ListAsync("pv"))[0];
+        Assert.Equal(replicas, Replicas(volume).Select(r => r.Node).Distinct().Count());
+        return (volume, Field(volume, "spec.iscsi.targetPortal")!, Field(volume, "spec.iscsi.iqn")!);
+    }
+}
