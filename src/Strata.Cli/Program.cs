@@ -4,6 +4,7 @@ using Strata.Cli.Cluster;
 using Strata.Cli.Resources;
 using Strata.Cli.Iscsi;
 using Strata.Cli.Pool;
+using Strata.Cli.Volumes;
 
 var root = new RootCommand("Strata: replicated block storage for containers, served over iSCSI.")
 {
@@ -14,6 +15,7 @@ var root = new RootCommand("Strata: replicated block storage for containers, ser
     GetCommand.Create(),
     DescribeCommand.Create(),
     DeleteCommand.Create(),
+    VolumeCommand.Create(),
     IscsiCommand.Create(),
     PoolCommand.Create(),
     VersionCommand.Create(),

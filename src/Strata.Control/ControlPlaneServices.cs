@@ -40,5 +40,8 @@ public sealed class ControlPlaneServices
 
     public VolumeMembership Membership { get; }
 
+    /// <summary>The targets' latest I/O counters, from the node reports (in memory, not in the store).</summary>
+    public VolumeIoSamples IoSamples { get; } = new();
+
     public void Wake() => Loop.Wake();
 }

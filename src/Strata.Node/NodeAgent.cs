@@ -456,7 +456,7 @@ public sealed class NodeAgent : IAsyncDisposable
                     BytesPerSecond = last.Took.TotalSeconds > 0 ? last.BytesCopied / last.Took.TotalSeconds : 0,
                 } : null,
             })).ToList();
-            return new TargetReport(v.Metadata.Name, true, Portal, null, device.Epoch, syncs);
+            return new TargetReport(v.Metadata.Name, true, Portal, null, device.Epoch, syncs, _targets.IoOf(v.Metadata.Name));
         }).ToList();
         return new NodeReport(pools, replicas, targets, _disks);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using Strata.Control.Api;
 using Strata.Control.Nodes;
+using Strata.Control.Resources;
 using Strata.State.Sqlite;
 using Xunit;
 
@@ -25,7 +26,7 @@ public sealed class ApiTests
         await using var __ = host;
         using var http = new HttpClient { BaseAddress = host.Url };
         string doc = await http.GetStringAsync(new Uri("openapi/v1.json", UriKind.Relative));
-        foreach (string path in new[] { "/api/v1/apply", "/api/v1/{plural}", "/api/v1/{plural}/{name}", "/api/v1/watch/{plural}", "/api/v1/nodes/{name}/register", "/api/v1/nodes/{name}/assignments" })
+        foreach (string path in new[] { "/api/v1/apply", "/api/v1/{plural}", "/api/v1/{plural}/{name}", "/api/v1/watch/{plural}", "/api/v1/nodes/{name}/register", "/api/v1/nodes/{name}/assignments", "/api/v1/{plural}/{name}/stats" })
         {
             Assert.Contains($"\"{path}\"", doc, StringComparison.Ordinal);
         }
@@ -79,5 +80,60 @@ public sealed class ApiTests
         Assert.Equal(400, bad.Status);
         Assert.StartsWith("bad.yaml", bad.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', bad.Message);
+    }
+    [Fact]
+    public async Task Volume_stats_come_from_the_targets_reports_and_say_why_when_there_are_none()
+    {
+        var (host, store) = await StartAsync(null);
+        await using var _ = store;
+        await using var __ = host;
+        using var client = new ControlClient(host.Url);
+        var unknown = await Assert.ThrowsAsync<ControlClientException>(() => client.VolumeStatsAsync("pvc-nothing"));
+        Assert.Equal((404, "persistentvolumes \"pvc-nothing\" not found"), (unknown.Status, unknown.Message));
+
+        await client.RegisterAsync("node-a", new NodeRegistration("127.0.0.1", "127.0.0.1:3260", 1L << 30, "test"));
+        var resources = host.Services.Resources;
+        var claim = new PersistentVolumeClaim { Metadata = { Name = "data", Namespace = "default" } };
+        Assert.True(await resources.CreateAsync(claim));
+        Assert.True(await resources.CreateAsync(new Volume
+        {
+            Metadata = { Name = "pvc-1" },
+            Spec =
+            {
+                SizeBytes = 1L << 30, ReplicaCount = 2, TargetNode = "node-a", Iscsi = { Iqn = "iqn.2026-11.io.strata:pvc-1" },
+                ClaimRef = new ClaimReference { Name = "data", Uid = claim.Metadata.Uid },
+                Replicas = [new ReplicaPlacement { Name = "pvc-1-a", Node = "node-a", Pool = "pool-a" }, new ReplicaPlacement { Name = "pvc-1-b", Node = "node-b", Pool = "pool-b" }],
+            },
+            Status = { InSync = ["pvc-1-a"] },
+        }));
+        var none = await Assert.ThrowsAsync<ControlClientException>(() => client.VolumeStatsAsync("pvc-1"));
+        Assert.Equal(409, none.Status);
+        Assert.Contains("no target serving volume pvc-1 has reported I/O counters yet", none.Message, StringComparison.Ordinal);
+        using var http = new HttpClient { BaseAddress = host.Url };
+        var notVolume = await http.GetAsync(new Uri("api/v1/cstorpools/pool-a/stats", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.NotFound, notVolume.StatusCode);
+        Assert.Contains("only persistentvolumes have stats", await notVolume.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        TargetReport Serving(IoCounters io) => new("pvc-1", true, "127.0.0.1:3260", null, 1, null, io);
+        Assert.True(await client.ReportAsync("node-a", new NodeReport([], [], [Serving(VolumeIoStatsTests.Sample(10, 1000))], null)));
+        var first = await client.VolumeStatsAsync("pvc-1");
+        Assert.Null(first.Rates);
+        Assert.Equal(1000, first.Totals.Writes.Count);
+
+        Assert.True(await client.ReportAsync("node-a", new NodeReport([], [], [Serving(VolumeIoStatsTests.Sample(12, 1400, errors: 3))], null)));
+        var stats = await client.VolumeStatsAsync("pvc-1");
+        Assert.Equal(("pvc-1", "node-a", "127.0.0.1:3260", 1L << 30, 1L), (stats.Volume, stats.TargetNode, stats.Portal, stats.SizeBytes, stats.Epoch));
+        Assert.Equal((1400L, 1400L * 4096, 3L), (stats.Totals.Writes.Count, stats.Totals.Writes.Bytes, stats.Totals.Errors));
+        Assert.Equal(200, stats.Rates!.Writes.PerSecond);
+        Assert.Equal(0.5, stats.Rates.Writes.AverageMilliseconds, 9);
+        Assert.Equal(
+            [new VolumeStatsReplica("pvc-1-a", "node-a", "pool-a", "Pending", true), new VolumeStatsReplica("pvc-1-b", "node-b", "pool-b", "Pending", false)],
+            stats.Replicas);
+
+        // The target stops (fenced): no counters, and the reason it reported.
+        Assert.True(await client.ReportAsync("node-a", new NodeReport([], [], [new TargetReport("pvc-1", false, "127.0.0.1:3260", "fenced by a newer target instance")], null)));
+        var stopped = await Assert.ThrowsAsync<ControlClientException>(() => client.VolumeStatsAsync("pvc-1"));
+        Assert.Equal(409, stopped.Status);
+        Assert.Equal("no target serves volume pvc-1 on node node-a: fenced by a newer target instance", stopped.Message);
     }
 }

@@ -42,6 +42,15 @@ public sealed class ClusterWalkthroughTests(ITestOutputHelper output) : IDisposa
             s_timeout, "strata get pvc -w to print mongo-pvc Bound", watch.Describe);
         string data = await WriteAndCompareAsync(portal, iqn);
 
+        // `strata volume stats` counts the 64 MiB written through the target (and the compare's reads), from its node's reports.
+        string pv = Field(volume, "metadata.name")!;
+        await Wait.UntilAsync(async () => await cluster.CliAsync("volume", "stats", pv, "-o", "json") is { Succeeded: true } json
+            && Long(JsonNode.Parse(json.Stdout)!, "totals.writes.bytes") >= 64 << 20 && Long(JsonNode.Parse(json.Stdout)!, "totals.reads.count") > 0,
+            s_timeout, "strata volume stats to count the 64 MiB written and the compare's reads");
+        var stats = await cluster.CliCheckedAsync("volume", "stats", pv);
+        Assert.Matches(@"write\s+\S+\s+\S+\s+\S+\s+[1-9]\d*\s+\d", stats.Stdout);
+        Assert.Matches($@"Target Node\s+:\s+{Field(volume, "spec.targetNode")}\n", stats.Stdout);
+
         // The served replica holds the 64 MiB; its pool's ALLOCATED grew by them.
         await cluster.WaitForAsync("cvr", items => items.Any(r => Long(r, "status.usedBytes") >= 64 << 20), s_timeout, "the served replica to report 64 MiB used");
         string servedPool = (string)volume["spec"]!["replicas"]![0]!["pool"]!;

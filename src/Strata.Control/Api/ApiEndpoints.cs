@@ -52,6 +52,11 @@ internal static class ApiEndpoints
             return Results.Json(await services.Events.ListAsync(resource, ct).ConfigureAwait(false), ResourceJson.Options);
         }).WithName("Events");
 
+        api.MapGet("/{plural}/{name}/stats", async (string plural, string name, CancellationToken ct) =>
+            KindOf(plural) == ResourceKind.Volume
+                ? Results.Json(await VolumeStatsQuery.GetAsync(services, name, ct).ConfigureAwait(false), ResourceJson.Options)
+                : throw ControlException.NotFound($"only persistentvolumes have stats, not {KindOf(plural).Plural}")).WithName("VolumeStats");
+
         api.MapDelete("/{plural}/{name}", async (string plural, string name, string? @namespace, CancellationToken ct) =>
             Results.Json(new JsonObject { ["message"] = await services.Apply.DeleteAsync(KindOf(plural), @namespace ?? "default", name, ct).ConfigureAwait(false) })).WithName("Delete");
 
@@ -76,6 +81,8 @@ internal static class ApiEndpoints
             {
                 return Results.StatusCode(StatusCodes.Status410Gone);
             }
+
+            services.IoSamples.Record(name, report);
 
             services.Wake();
             return Results.Ok();

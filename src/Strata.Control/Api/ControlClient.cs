@@ -45,6 +45,10 @@ public sealed class ControlClient : IDisposable
     public async Task<string> DeleteAsync(string kind, string name, string? ns = null, CancellationToken ct = default) =>
         (string)(await SendAsync(HttpMethod.Delete, $"api/v1/{kind}/{Uri.EscapeDataString(name)}{Namespace(ns, '?')}", null, ct).ConfigureAwait(false))["message"]!;
 
+    /// <summary>A volume's target, replicas and I/O; 404 for an unknown volume, 409 when no target serving it has reported counters.</summary>
+    public async Task<VolumeStats> VolumeStatsAsync(string name, CancellationToken ct = default) =>
+        (await SendAsync(HttpMethod.Get, $"api/v1/persistentvolumes/{Uri.EscapeDataString(name)}/stats", null, ct).ConfigureAwait(false)).Deserialize<VolumeStats>(ResourceJson.Options)!;
+
     /// <summary>Changes of one kind after <paramref name="since"/>, as they happen, until cancelled.</summary>
     public async IAsyncEnumerable<JsonNode> WatchAsync(string kind, long since, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {

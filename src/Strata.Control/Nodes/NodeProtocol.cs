@@ -26,7 +26,19 @@ public sealed record ReplicaReport(string Name, string Phase, long UsedBytes, lo
 
 /// <param name="Epoch">The epoch of the target instance serving (0 when none).</param>
 /// <param name="Replicas">Each replica as the serving target sees it.</param>
-public sealed record TargetReport(string Volume, bool Ready, string Portal, string? Message, long Epoch = 0, List<ReplicaSyncReport>? Replicas = null);
+/// <param name="Io">What the serving instance counted of its LUN's I/O (null when not serving, and from agents that do not count).</param>
+public sealed record TargetReport(string Volume, bool Ready, string Portal, string? Message, long Epoch = 0, List<ReplicaSyncReport>? Replicas = null, IoCounters? Io = null);
+
+/// <summary>
+/// A target instance's I/O since it opened, cumulative: a lost report loses nothing, and rates come from any two
+/// samples. <paramref name="Seconds"/> is the node's monotonic clock since the instance opened, so rates between two
+/// samples of one instance depend on neither machine's wall clock.
+/// </summary>
+/// <param name="Errors">Operations that failed or were aborted.</param>
+public sealed record IoCounters(double Seconds, IoOpCounts Reads, IoOpCounts Writes, IoOpCounts Flushes, IoOpCounts Unmaps, long Errors);
+
+/// <summary>Completed operations of one kind: how many, their bytes (deallocated ones for unmaps), and the seconds they took added up.</summary>
+public sealed record IoOpCounts(long Count, long Bytes, double Seconds);
 
 public sealed record ReplicaSyncReport(string Name, ReplicaSync Sync);
 

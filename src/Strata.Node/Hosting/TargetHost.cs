@@ -1,5 +1,6 @@
 using System.Net;
 using Strata.Blocks;
+using Strata.Control.Nodes;
 using Strata.Iscsi.Login;
 using Strata.Iscsi.Scsi;
 using Strata.Iscsi.Target;
@@ -30,9 +31,13 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
     /// <summary>The replicated volume the target of <paramref name="volume"/> serves, or null.</summary>
     public ReplicatedVolume? DeviceOf(string volume) => _served.TryGetValue(volume, out var s) ? s.Device : null;
 
+    /// <summary>What the target of <paramref name="volume"/> counted of its LUN's I/O since it began serving, or null.</summary>
+    public IoCounters? IoOf(string volume) => _served.TryGetValue(volume, out var s) ? Report(s.Io.Counters) : null;
+
     /// <summary>
     /// Serves <paramref name="device"/> as LUN 0 of target <paramref name="iqn"/>. The LUN's identity (its NAA and serial)
-    /// comes from the volume, not the node, so an initiator sees the same LUN wherever the target moves.
+    /// comes from the volume, not the node, so an initiator sees the same LUN wherever the target moves. The LUN
+    /// counts its I/O on the way to the device (<see cref="MeasuredBlockDevice"/>, forwarding its allocation map).
     /// </summary>
     public void Serve(string volume, string iqn, ReplicatedVolume device)
     {
@@ -42,9 +47,10 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
         }
 
         var policy = new TargetLoginPolicy { Name = iqn, Portals = [(Portal, 1)] };
-        var unit = new BlockLogicalUnit(device, new LogicalUnitIdentity($"strata/{volume}"));
+        var io = MeasuredBlockDevice.Over(device);
+        var unit = new BlockLogicalUnit(io, new LogicalUnitIdentity($"strata/{volume}"));
         _server.AddTarget(new IscsiTarget(policy, new ScsiTargetDevice([(0UL, unit)])));
-        _served[volume] = new Served(iqn, device);
+        _served[volume] = new Served(iqn, device, io);
         log($"serving {iqn} LUN 0 at {Portal} (epoch {device.Epoch})");
     }
 
@@ -80,5 +86,11 @@ internal sealed class TargetHost(IPEndPoint portal, IPAddress? advertise, Action
         _served.Clear();
     }
 
-    private sealed record Served(string Iqn, ReplicatedVolume Device);
+    private static IoCounters Report(BlockIoCounters c) =>
+        new(c.Elapsed.TotalSeconds, Report(c.Reads), Report(c.Writes), Report(c.Flushes), Report(c.Unmaps), c.Errors);
+
+    private static IoOpCounts Report(IoTotals t) => new(t.Count, t.Bytes, t.Time.TotalSeconds);
+
+    /// <param name="Io">What the LUN serves: <paramref name="Device"/>, counted. The device is disposed directly.</param>
+    private sealed record Served(string Iqn, ReplicatedVolume Device, MeasuredBlockDevice Io);
 }
