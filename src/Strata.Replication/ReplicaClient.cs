@@ -16,7 +16,8 @@ namespace Strata.Replication;
 /// at a time, answered in any order and matched by request id). A server error comes back as a
 /// <see cref="BlockDeviceException"/> of the server's kind and message; losing the connection fails every request
 /// in flight and every later one with <see cref="BlockDeviceErrorKind.Unavailable"/> (a client does not
-/// reconnect: make a new one); once fenced by a newer epoch, every call fails with
+/// reconnect: make a new one), and so does a server that answers nothing for <see cref="ReplicaClientOptions.ReplyTimeout"/>
+/// while a request waits (a peer cut off answers nothing: TCP alone would wait for many minutes); once fenced by a newer epoch, every call fails with
 /// <see cref="BlockDeviceErrorKind.Fenced"/>. As an <see cref="IAllocationMap"/> it asks the replica which blocks
 /// are mapped (GetExtent), so a rebuild can skip what is deallocated.
 /// </summary>
@@ -55,10 +56,17 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
     private volatile string? _fencedMessage;
     private string? _serverError;
     private volatile bool _closing;
+    private readonly long _replyTimeoutMs;
+    private long _lastReceived = Environment.TickCount64;
+    private readonly Timer _watchdog;
+    private int _overdueChecks;
 
-    private ReplicaClient(Socket socket, IPEndPoint endpoint, string volumeId, long epoch)
+    private ReplicaClient(Socket socket, IPEndPoint endpoint, string volumeId, long epoch, ReplicaClientOptions options)
     {
         _socket = socket;
+        _replyTimeoutMs = (long)options.ReplyTimeout.TotalMilliseconds;
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, _replyTimeoutMs / 4));
+        _watchdog = new Timer(static state => ((ReplicaClient)state!).CheckReplies(), this, period, period);
         RemoteEndPoint = endpoint;
         VolumeId = volumeId;
         Epoch = epoch;
@@ -90,9 +98,15 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
     /// at <paramref name="epoch"/>. Throws <see cref="BlockDeviceException"/>: Fenced when the replica has seen a
     /// newer epoch, Unavailable when the server cannot be reached or holds no such volume.
     /// </summary>
-    public static async Task<ReplicaClient> ConnectAsync(IPEndPoint endpoint, string volumeId, long epoch, CancellationToken ct = default)
+    public static Task<ReplicaClient> ConnectAsync(IPEndPoint endpoint, string volumeId, long epoch, CancellationToken ct = default) =>
+        ConnectAsync(endpoint, volumeId, epoch, ReplicaClientOptions.Default, ct);
+
+    /// <inheritdoc cref="ConnectAsync(IPEndPoint, string, long, CancellationToken)"/>
+    public static async Task<ReplicaClient> ConnectAsync(IPEndPoint endpoint, string volumeId, long epoch, ReplicaClientOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.ReplyTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         byte[] hello = new HelloPayload(FrameHeader.CurrentVersion, epoch, volumeId).Encode();
 
@@ -114,7 +128,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
             throw;
         }
 
-        var client = new ReplicaClient(socket, endpoint, volumeId, epoch);
+        var client = new ReplicaClient(socket, endpoint, volumeId, epoch, options);
         try
         {
             await client.HandshakeAsync(hello, timeout.Token).ConfigureAwait(false);
@@ -422,6 +436,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
             while (true)
             {
                 var result = await _input.ReadAsync().ConfigureAwait(false);
+                Volatile.Write(ref _lastReceived, Environment.TickCount64);
                 var buffer = result.Buffer;
                 bool more = true;
                 try
@@ -535,13 +550,51 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
         return true;
     }
 
-    /// <summary>Nothing more can be sent: closes the socket and fails every request in flight.</summary>
-    private void Fail(BlockDeviceException cause)
+    /// <summary>
+    /// The watchdog: a request has waited longer than the reply timeout and nothing at all came from the server in
+    /// that time (a busy server still answers something). The peer is taken as gone.
+    /// </summary>
+    private void CheckReplies()
+    {
+        long now = Environment.TickCount64;
+        if (_failure is not null || now - Volatile.Read(ref _lastReceived) < _replyTimeoutMs)
+        {
+            _overdueChecks = 0;
+            return;
+        }
+
+        foreach (var request in _slots)
+        {
+            // Two checks in a row: after this process itself stalled (paused, swapped, starved), the receive loop
+            // gets its turn to read what arrived meanwhile before the server is blamed.
+            if (request.IsPending && now - request.QueuedAt >= _replyTimeoutMs && ++_overdueChecks >= 2)
+            {
+                Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable,
+                    $"the replica server at {RemoteEndPoint} (volume {VolumeId}) answered nothing for {_replyTimeoutMs / 1000.0:0.#} s with {request.Opcode} {request.RequestId} waiting"),
+                    reset: true);
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nothing more can be sent: closes the socket and fails every request in flight. <paramref name="reset"/> drops
+    /// the connection with a RST and discards what the kernel still holds to send: a peer that was cut off must
+    /// never receive, once the link heals, a write this client has already given up on (the volume has counted it
+    /// as missed there and may copy newer data over it before the stale one would arrive).
+    /// </summary>
+    private void Fail(BlockDeviceException cause, bool reset = false)
     {
         lock (_gate)
         {
             _failure ??= cause;
             _outbound.Writer.TryComplete();
+        }
+
+        _watchdog.Dispose();
+        if (reset)
+        {
+            Reset();
         }
 
         Abort();
@@ -638,6 +691,19 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
         await Task.WhenAll(parts).ConfigureAwait(false);
     }
 
+    /// <summary>SO_LINGER 0 then close: the kernel sends RST and forgets the unsent and unacknowledged bytes.</summary>
+    private void Reset()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0);
+            _socket.Close();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
     private void Abort()
     {
         try
@@ -651,6 +717,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
 
     private async ValueTask CloseTransportAsync()
     {
+        await _watchdog.DisposeAsync().ConfigureAwait(false);
         Abort();
         await _input.CompleteAsync().ConfigureAwait(false);
         try

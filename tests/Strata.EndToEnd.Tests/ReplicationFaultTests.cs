@@ -30,14 +30,33 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task Kill_9_of_a_replica_node_during_writes_loses_nothing_and_the_replica_catches_up_incrementally(int replicas)
+    public Task Kill_9_of_a_replica_node_during_writes_loses_nothing_and_the_replica_catches_up_incrementally(int replicas) =>
+        ReplicaNodeFaultAsync(replicas, cut: false);
+
+    /// <summary>
+    /// Scenario 2: the same, but the replica's node is cut off the network (its link taken down: no RST, no FIN, the
+    /// process runs on) instead of killed. The target gives up on it after the replica protocol's reply timeout,
+    /// nothing fails at the initiator, and when the link heals the replica catches up incrementally and rejoins.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public Task A_replica_node_cut_off_the_network_during_writes_loses_nothing_and_catches_up_when_the_link_heals(int replicas) =>
+        ReplicaNodeFaultAsync(replicas, cut: true);
+
+    private async Task ReplicaNodeFaultAsync(int replicas, bool cut)
     {
-        await using var cluster = await StrataCluster.EtcdAsync(replicas, _log);
+        // To cut a node off, it runs in a network namespace of its own. Node 1 (the roomiest pool, so the target's
+        // node) stays on loopback beside the initiator; the others are isolated, and node 2 is the one cut.
+        await using var cluster = cut
+            ? await StrataCluster.EtcdAsync(replicas, _log, nodeArguments: i => i == 0 ? ["--sparse-size", "8Gi"] : [], isolatedNodes: [.. Enumerable.Range(1, replicas - 1)])
+            : await StrataCluster.EtcdAsync(replicas, _log);
         var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
         var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas);
         string targetNode = Field(volume, "spec.targetNode")!;
         var replicaNodes = volume["spec"]!["replicas"]!.AsArray().Select(r => (string)r!["node"]!).ToList();
-        string victim = replicaNodes.First(n => n != targetNode);
+        string victim = cut ? NodeName(1) : replicaNodes.First(n => n != targetNode);
+        Assert.NotEqual(targetNode, victim);
         string victimReplica = volume["spec"]!["replicas"]!.AsArray().First(r => (string?)r!["node"] == victim)!["name"]!.ToString();
 
         var nbd = await rig.AttachAsync(portal, iqn);
@@ -50,11 +69,17 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         using var stop = new CancellationTokenSource();
         var run = verifier.RunWritesAsync(client, new WriteLoad { Writes = long.MaxValue, Depth = 16 }, stop.Token);
         await Wait.UntilAsync(() => verifier.Acknowledged > first.Acknowledged + 500, s_timeout, "writes to be going on");
-        await cluster.KillNodeAsync(Index(victim));
+        if (cut)
+            await cluster.CutNodeAsync(Index(victim));
+        else
+            await cluster.KillNodeAsync(Index(victim));
         long bytesAtKill = verifier.BytesWritten;
         await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, s_timeout, $"{victimReplica} out of the in-sync set");
         await Wait.UntilAsync(() => verifier.BytesWritten > bytesAtKill + (8 << 20), s_timeout, "8 MiB written while the replica is away");
-        cluster.StartNode(Index(victim));
+        if (cut)
+            await cluster.HealNodeAsync(Index(victim));
+        else
+            cluster.StartNode(Index(victim));
         await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas, s_timeout, $"{victimReplica} back in the in-sync set");
         long writtenWhileAway = verifier.BytesWritten - bytesAtKill;
         await stop.CancelAsync();
@@ -159,6 +184,43 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             cluster.ResumeNode(Index(targetNode));
             await oldNbd.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Scenario 5: one replica's pool fills up (it is over-provisioned: 96 MiB under a 512 MiB volume) while the
+    /// others have room. The full replica leaves the in-sync set, the volume says why (its replica Degraded with the
+    /// pool's "full" error, the volume Degraded), no write fails at the initiator, and every acknowledged block reads back.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task A_replica_whose_pool_fills_up_leaves_the_set_with_the_reason_shown_and_nothing_is_lost(int replicas)
+    {
+        const int small = 1;
+        await using var cluster = await StrataCluster.EtcdAsync(replicas, _log, nodeArguments: i => ["--sparse-size", i == small ? "96Mi" : "2Gi"]);
+        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas, size: "512Mi", overProvisioning: true);
+        Assert.NotEqual(NodeName(small), Field(volume, "spec.targetNode"));
+        string full = Replicas(volume).Single(r => r.Node == NodeName(small)).Name;
+
+        await using var nbd = await rig.AttachAsync(portal, iqn);
+        await using var client = await nbd.ConnectAsync();
+        var verifier = new BlockVerifier(client.Size, seed: 50 + replicas);
+        using var stop = new CancellationTokenSource();
+        var run = verifier.RunWritesAsync(client, new WriteLoad { Writes = 200_000, Depth = 16 }, stop.Token);
+        await cluster.WaitForAsync("pv", items => !InSync(items[0]).Contains(full) || run.IsCompleted, s_timeout, $"{full} out of the in-sync set as its pool fills");
+        await stop.CancelAsync();
+        var result = await run;
+        _log($"writes: {result}");
+        Assert.True(result.Failed == 0 && result.FlushesFailed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
+        Assert.DoesNotContain(full, InSync((await cluster.ListAsync("pv"))[0]));
+
+        await cluster.WaitForAsync("cvr", items => items.Any(r => Field(r, "metadata.name") == full && Field(r, "status.phase") == "Degraded"
+            && (Field(r, "status.sync.lastError") ?? "").Contains("full", StringComparison.Ordinal)), s_timeout, $"{full} Degraded, its pool said full");
+        await cluster.WaitForAsync("pv", items => Field(items[0], "status.state") == "Degraded", s_timeout, "the volume Degraded");
+        var describe = await cluster.CliCheckedAsync("describe", "pv", Field(volume, "metadata.name")!);
+        Assert.Contains("full", describe.Stdout, StringComparison.Ordinal);
+        await rig.VerifyCleanAsync(verifier, client, "after the replica's pool filled up");
     }
 
     /// <summary>

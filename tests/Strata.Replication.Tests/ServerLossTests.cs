@@ -42,6 +42,80 @@ public sealed class ServerLossTests
         await stopping.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>A server cut off (or frozen) answers nothing and closes nothing: the reply timeout ends the wait.</summary>
+    [Fact]
+    public async Task A_server_that_answers_nothing_fails_the_requests_after_the_reply_timeout()
+    {
+        await using var host = ReplicaHost.Start();
+        var gated = new GatedDevice(host.AddVolume("pvc-silent", 4096, 256));
+        host.Serve("pvc-silent", gated);
+        var options = new ReplicaClientOptions { ReplyTimeout = TimeSpan.FromMilliseconds(600) };
+        await using var client = await ReplicaClient.ConnectAsync(host.EndPoint, "pvc-silent", 1, options);
+        await client.WriteAsync(0, new byte[4096], WriteFlags.None);
+
+        gated.Close();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var stuck = Enumerable.Range(0, 4).Select(i => client.WriteAsync(i, new byte[4096], WriteFlags.None).AsTask()).ToArray();
+            var outcomes = await Task.WhenAll(stuck.Select(Outcome)).WaitAsync(TimeSpan.FromSeconds(10));
+            var elapsed = clock.Elapsed;
+
+            Assert.All(outcomes, e => Assert.Equal(BlockDeviceErrorKind.Unavailable, Assert.IsType<BlockDeviceException>(e).Kind));
+            Assert.Contains("answered nothing", outcomes[0]!.Message, StringComparison.Ordinal);
+            Assert.True(elapsed >= TimeSpan.FromMilliseconds(550), $"failed after {elapsed}, before the reply timeout");
+            Assert.False(client.IsConnected);
+        }
+        finally
+        {
+            gated.Open();
+        }
+    }
+
+    /// <summary>A write held at a slow disk for longer than the reply timeout is no fault while the server answers other requests.</summary>
+    [Fact]
+    public async Task A_slow_request_is_not_a_lost_server_while_other_answers_come()
+    {
+        await using var host = ReplicaHost.Start();
+        var gated = new GatedDevice(host.AddVolume("pvc-slow", 4096, 256));
+        host.Serve("pvc-slow", gated);
+        var options = new ReplicaClientOptions { ReplyTimeout = TimeSpan.FromSeconds(2) };
+        await using var client = await ReplicaClient.ConnectAsync(host.EndPoint, "pvc-slow", 1, options);
+
+        // Answers flow before the write is held and all the while after: the server is plainly alive.
+        using var stop = new CancellationTokenSource();
+        var reads = ReadUntilAsync(client, stop.Token);
+        await client.ReadAsync(7, new byte[4096]);
+        gated.Close();
+        try
+        {
+            var held = client.WriteAsync(1, new byte[4096], WriteFlags.None).AsTask();
+            await Frames.WaitUntilAsync(() => gated.Waiting == 1, "the write to reach the disk");
+            var clock = Stopwatch.StartNew();
+            await Frames.WaitUntilAsync(() => clock.Elapsed > 2.5 * options.ReplyTimeout || !client.IsConnected, "two and a half reply timeouts to pass");
+
+            Assert.True(client.IsConnected, "the client gave up on a server that was answering");
+            Assert.False(held.IsCompleted);
+            gated.Open();
+            await held.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            gated.Open();
+            await stop.CancelAsync();
+            await reads;
+        }
+    }
+
+    private static async Task ReadUntilAsync(ReplicaClient client, CancellationToken ct)
+    {
+        var buffer = new byte[4096];
+        while (!ct.IsCancellationRequested)
+        {
+            await client.ReadAsync(7, buffer);
+        }
+    }
+
     [Fact]
     public async Task A_server_that_is_gone_is_Unavailable_at_connect()
     {

@@ -54,6 +54,9 @@ internal sealed class PendingRequest : IValueTaskSource, IValueTaskSource<(bool 
 
     public short Version => _core.Version;
 
+    /// <summary>When the request was queued (<see cref="Environment.TickCount64"/>): how long it has waited for its answer.</summary>
+    public long QueuedAt { get; private set; }
+
     public bool IsPending => Volatile.Read(ref _state) == Pending;
 
     /// <summary>Makes the slot a new request (under the client's lock; the slot is idle).</summary>
@@ -69,6 +72,7 @@ internal sealed class PendingRequest : IValueTaskSource, IValueTaskSource<(bool 
         WriteData = write;
         WriteCrc = writeCrc;
         Extent = default;
+        QueuedAt = Environment.TickCount64;
         Volatile.Write(ref _state, Pending);
     }
 

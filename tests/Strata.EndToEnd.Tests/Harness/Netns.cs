@@ -53,12 +53,18 @@ public sealed class Netns : IAsyncDisposable
     public async Task<bool> CanConnectAsync(string host, int port) =>
         (await RunAsync("bash", ["-c", $"exec 3<>/dev/tcp/{host}/{port}"], TimeSpan.FromSeconds(5))).Succeeded;
 
+    /// <summary>SIGKILL to every process in network namespace <paramref name="name"/>.</summary>
+    public static async Task KillEverythingInAsync(string name)
+    {
+        var pids = await Tool.RunAsync("ip", ["netns", "pids", name], TimeSpan.FromSeconds(10));
+        foreach (string line in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (int.TryParse(line, CultureInfo.InvariantCulture, out int pid)) Libc.Kill(pid, Libc.SIGKILL);
+    }
+
     public async ValueTask DisposeAsync()
     {
         // Whatever still runs inside is ours (the namespace is): kill it by pid before deleting the namespace.
-        var pids = await Tool.RunAsync("ip", ["netns", "pids", Name], TimeSpan.FromSeconds(10));
-        foreach (string line in pids.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (int.TryParse(line, CultureInfo.InvariantCulture, out int pid)) Libc.Kill(pid, Libc.SIGKILL);
+        await KillEverythingInAsync(Name);
         var del = await Tool.RunAsync("ip", ["netns", "del", Name], TimeSpan.FromSeconds(30));
         if (!del.Succeeded) _log("could not delete the network namespace:\n" + del.Describe());
     }

@@ -37,8 +37,9 @@ public sealed class ReplicatedVolumeRig(StrataCluster cluster, Scratch scratch, 
     /// <summary>
     /// A pool on every node (<paramref name="pools"/> of them), a StorageClass of <paramref name="replicas"/>
     /// replicas, and a claim of <paramref name="size"/>: its PV once Healthy, with every replica on its own node.
+    /// <paramref name="overProvisioning"/> lets a pool take volumes larger than its free space.
     /// </summary>
-    public async Task<(JsonNode Volume, string Portal, string Iqn)> MakeVolumeAsync(int replicas, string size = "256Mi", int? pools = null)
+    public async Task<(JsonNode Volume, string Portal, string Iqn)> MakeVolumeAsync(int replicas, string size = "256Mi", int? pools = null, bool overProvisioning = false)
     {
         string manifest = $"""
             apiVersion: openebs.io/v1alpha1
@@ -51,6 +52,7 @@ public sealed class ReplicatedVolumeRig(StrataCluster cluster, Scratch scratch, 
               maxPools: {pools ?? replicas}
               poolSpec:
                 poolType: striped
+                overProvisioning: {(overProvisioning ? "true" : "false")}
             ---
             apiVersion: storage.k8s.io/v1
             kind: StorageClass

@@ -23,6 +23,10 @@ public sealed class StrataCluster : IAsyncDisposable
     private readonly BackgroundProcess?[] _nodes;
 
     private Func<int, string[]> _nodeArguments = _ => [];
+    private NodeNetwork? _network;
+
+    /// <summary>An API beyond loopback (the isolated nodes' network) requires a bearer token: the same for every process and CLI call.</summary>
+    private string[] TokenArguments => _network is null ? [] : ["--token", $"e2e-{_apiPort}"];
 
     private StrataCluster(string mode, int nodes, string sparseSize, Action<string> log)
     {
@@ -39,7 +43,9 @@ public sealed class StrataCluster : IAsyncDisposable
     /// <summary>"up" (all in one, SQLite) or "etcd" (etcd, strata control and strata node processes).</summary>
     public string Mode { get; }
 
-    public string Server => $"http://127.0.0.1:{_apiPort}";
+    public string Server => $"http://{ControlHost}:{_apiPort}";
+
+    private string ControlHost => _network?.ControlAddress ?? "127.0.0.1";
 
     public int NodeCount => _nodes.Length;
 
@@ -68,12 +74,22 @@ public sealed class StrataCluster : IAsyncDisposable
         return cluster;
     }
 
-    /// <summary>A real etcd, `strata control` on it and N `strata node` processes.</summary>
-    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null)
+    /// <summary>
+    /// A real etcd, `strata control` on it and N `strata node` processes; the nodes in <paramref name="isolatedNodes"/>
+    /// each in a network namespace of its own, on a link the test can cut (<see cref="CutNodeAsync"/>).
+    /// </summary>
+    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null,
+        IReadOnlyCollection<int>? isolatedNodes = null)
     {
         var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []) };
         try
         {
+            if (isolatedNodes is { Count: > 0 })
+            {
+                cluster._network = await NodeNetwork.CreateAsync(log);
+                foreach (int i in isolatedNodes)
+                    await cluster._network.IsolateAsync(i);
+            }
             await cluster.StartEtcdAsync();
             await cluster.StartControlAsync();
             for (int i = 0; i < nodes; i++)
@@ -112,7 +128,7 @@ public sealed class StrataCluster : IAsyncDisposable
     public async Task StartControlAsync()
     {
         _control = Tool.Start("strata control", Repo.StrataExe,
-            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"127.0.0.1:{_apiPort}"], log: _log);
+            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"{ControlHost}:{_apiPort}", .. TokenArguments], log: _log);
         await Wait.UntilAsync(() => _control.StdoutLines.Any(l => l.Contains("control plane at", StringComparison.Ordinal)) || _control.HasExited, s_start, "strata control to serve", Describe);
         if (_control.HasExited)
             throw new InvalidOperationException("strata control exited:\n" + Describe());
@@ -123,12 +139,16 @@ public sealed class StrataCluster : IAsyncDisposable
     {
         if (Mode != "etcd")
             throw new InvalidOperationException("nodes are separate processes only in etcd mode");
-        _nodes[index] = Tool.Start($"strata node {NodeName(index)}", Repo.StrataExe,
+        string address = _network?.AddressOf(index) ?? "127.0.0.1";
+        string[] extra = _nodeArguments(index);
+        string[] args =
         [
             "node", "--name", NodeName(index), "--control", Server, "--data", _scratch.File(NodeName(index)),
-            "--iscsi-portal", $"127.0.0.1:{_nodePorts[index]}", "--replica-listen", $"127.0.0.1:{_replicaPorts[index]}",
-            "--sparse-size", _sparseSize, .. _nodeArguments(index),
-        ], log: _log);
+            "--iscsi-portal", $"{address}:{_nodePorts[index]}", "--replica-listen", $"{address}:{_replicaPorts[index]}",
+            .. extra.Contains("--sparse-size") ? [] : new[] { "--sparse-size", _sparseSize }, .. TokenArguments, .. extra,
+        ];
+        var (file, command) = _network?.Wrap(index, Repo.StrataExe, args) ?? (Repo.StrataExe, args);
+        _nodes[index] = Tool.Start($"strata node {NodeName(index)}", file, command, log: _log);
     }
 
     public async Task KillNodeAsync(int index)
@@ -164,6 +184,22 @@ public sealed class StrataCluster : IAsyncDisposable
             throw new InvalidOperationException($"{NodeName(index)} did not stop on SIGTERM\n{node.Describe()}");
     }
 
+    /// <summary>Takes node <paramref name="index"/>'s link down (it must be one of the isolated nodes): its process runs on, unreachable.</summary>
+    public Task CutNodeAsync(int index)
+    {
+        _log($"cut {NodeName(index)} off the network");
+        return Isolated(index).CutAsync(index);
+    }
+
+    public Task HealNodeAsync(int index)
+    {
+        _log($"heal {NodeName(index)}'s link");
+        return Isolated(index).HealAsync(index);
+    }
+
+    private NodeNetwork Isolated(int index) =>
+        _network is { } n && n.IsIsolated(index) ? n : throw new InvalidOperationException($"{NodeName(index)} is not in a network namespace of its own (EtcdAsync's isolatedNodes)");
+
     public async Task KillControlAsync()
     {
         _log($"kill -9 strata control (pid {_control?.Pid})");
@@ -179,7 +215,7 @@ public sealed class StrataCluster : IAsyncDisposable
 
     /// <summary>Runs `strata ARGS --server URL`.</summary>
     public Task<ToolResult> CliAsync(params string[] args) =>
-        Tool.RunAsync(Repo.StrataExe, [.. args, "--server", Server], TimeSpan.FromSeconds(60), log: _log);
+        Tool.RunAsync(Repo.StrataExe, [.. args, "--server", Server, .. TokenArguments], TimeSpan.FromSeconds(60), log: _log);
 
     public async Task<ToolResult> CliCheckedAsync(params string[] args)
     {
@@ -196,7 +232,7 @@ public sealed class StrataCluster : IAsyncDisposable
 
     private async Task<IReadOnlyList<JsonNode>?> TryListAsync(string kind)
     {
-        var result = await Tool.RunAsync(Repo.StrataExe, ["get", kind, "-o", "json", "--server", Server], TimeSpan.FromSeconds(60));
+        var result = await Tool.RunAsync(Repo.StrataExe, ["get", kind, "-o", "json", "--server", Server, .. TokenArguments], TimeSpan.FromSeconds(60));
         if (!result.Succeeded) return null;
         return JsonNode.Parse(result.Stdout)!["items"]!.AsArray().Select(i => i!).ToList();
     }
@@ -227,7 +263,7 @@ public sealed class StrataCluster : IAsyncDisposable
 
     public async Task WaitForAsync(string kind, Func<IReadOnlyList<JsonNode>, bool> condition, TimeSpan timeout, string what) =>
         await Wait.UntilAsync(async () => await TryListAsync(kind) is { } items && condition(items), timeout, what,
-            () => $"{Tool.RunAsync(Repo.StrataExe, ["get", kind, "-o", "wide", "--server", Server], TimeSpan.FromSeconds(30)).Result.Stdout}\n{Describe()}");
+            () => $"{Tool.RunAsync(Repo.StrataExe, ["get", kind, "-o", "wide", "--server", Server, .. TokenArguments], TimeSpan.FromSeconds(30)).Result.Stdout}\n{Describe()}");
 
     public string Describe()
     {
@@ -247,6 +283,7 @@ public sealed class StrataCluster : IAsyncDisposable
             }
             await p.DisposeAsync();
         }
+        if (_network is not null) await _network.DisposeAsync();
         _scratch.Dispose();
     }
 }
