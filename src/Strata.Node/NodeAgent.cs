@@ -336,7 +336,8 @@ public sealed class NodeAgent : IAsyncDisposable
             var epoch = await _client.TakeEpochAsync(Name, name, ct).ConfigureAwait(false);
             var nodes = epoch.Replicas.ToDictionary(r => r.Name, r => r.Node, StringComparer.Ordinal);
             var registered = epoch.Replicas.Where(r => r.Endpoint is not null).GroupBy(r => r.Node).ToDictionary(g => g.Key, g => g.First().Endpoint!, StringComparer.Ordinal);
-            var connector = new ReplicaConnector(name, epoch.Epoch, nodes, node => _endpoints.GetValueOrDefault(node) ?? registered.GetValueOrDefault(node));
+            var connector = new ReplicaConnector(name, epoch.Epoch, nodes, node => _endpoints.GetValueOrDefault(node) ?? registered.GetValueOrDefault(node),
+                Name, _replicaService.OpenLocalAsync);
             device = await ReplicatedVolume.OpenAsync(new ReplicatedVolumeOptions
             {
                 VolumeId = name,

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Strata.Replication.Protocol;
 using Strata.Replication.Server;
 
 namespace Strata.Replication;
@@ -12,7 +13,8 @@ namespace Strata.Replication;
 /// holds it, and an epoch: an epoch older than the newest this server stored for the volume is refused (Fenced); a
 /// newer one is stored durably in the <see cref="IEpochStore"/> before it is accepted, and from then on every
 /// connection of an older epoch is answered Fenced and closed at its next request. Requests on a connection run
-/// concurrently and are answered as they complete.
+/// concurrently and are answered as they complete. A target on this node opens its replica in process instead
+/// (<see cref="OpenLocalAsync"/>), under the same epochs and fences.
 /// </summary>
 public sealed class ReplicaServer : IAsyncDisposable
 {
@@ -22,6 +24,7 @@ public sealed class ReplicaServer : IAsyncDisposable
     private readonly Func<string, IBlockDevice?> _resolve;
     private readonly ConcurrentDictionary<string, VolumeFence> _fences = new(StringComparer.Ordinal);
     private readonly Dictionary<Socket, Task> _connections = [];
+    private readonly HashSet<LocalReplica> _locals = [];
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -84,9 +87,89 @@ public sealed class ReplicaServer : IAsyncDisposable
         return this;
     }
 
-    internal IBlockDevice? Resolve(string volumeId) => _resolve(volumeId);
+    /// <summary>
+    /// Opens <paramref name="volumeId"/>'s replica on this node in process, for a target on the same node: a Hello at
+    /// <paramref name="epoch"/> under the same rules as one over TCP (stored durably, older sessions fenced and
+    /// drained), then device calls straight to the volume, each admitted by the volume's fence. Throws
+    /// <see cref="BlockDeviceException"/>: Fenced when the replica has seen a newer epoch, Unavailable when this node
+    /// holds no such volume or the server is stopped.
+    /// </summary>
+    public Task<LocalReplica> OpenLocalAsync(string volumeId, long epoch, CancellationToken ct = default) =>
+        LocalReplica.OpenAsync(this, volumeId, epoch, ct);
 
-    internal VolumeFence FenceOf(string volumeId) => _fences.GetOrAdd(volumeId, id => new VolumeFence(id));
+    /// <summary>
+    /// Hello for <paramref name="volumeId"/> at <paramref name="epoch"/>: an epoch older than the volume's newest is
+    /// refused; a newer one is stored durably before it is accepted, and the answer waits for the device calls that
+    /// sessions of older epochs have in flight.
+    /// </summary>
+    internal async Task<HelloAdmission> HelloAsync(string volumeId, long epoch)
+    {
+        IBlockDevice? device;
+        try
+        {
+            device = _resolve(volumeId);
+        }
+        catch (Exception e)
+        {
+            return HelloAdmission.Refused(ReplicaStatus.Unavailable, $"volume {volumeId} cannot be served here: {e.Message}");
+        }
+
+        if (device is null)
+        {
+            return HelloAdmission.Refused(ReplicaStatus.Unavailable, $"this node holds no replica of volume {volumeId}");
+        }
+
+        var fence = _fences.GetOrAdd(volumeId, id => new VolumeFence(id));
+        await fence.HelloGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (fence.Epoch < 0)
+            {
+                fence.Load(await Epochs.GetAsync(volumeId).ConfigureAwait(false));
+            }
+
+            long stored = fence.Epoch;
+            if (epoch < stored)
+            {
+                return HelloAdmission.Refused(ReplicaStatus.Fenced, $"epoch {epoch} is older than {stored}: a newer target owns volume {volumeId}");
+            }
+
+            if (epoch > stored)
+            {
+                // Durable before it is acted on: after a restart the replica still refuses every older epoch.
+                await Epochs.SetAsync(volumeId, epoch).ConfigureAwait(false);
+            }
+
+            var session = new FenceSession(fence, epoch);
+            await fence.Accept(session).ConfigureAwait(false);
+            return new HelloAdmission(session, device, ReplicaStatus.Ok, null);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return HelloAdmission.Refused(ReplicaStatus.Medium, $"the epoch of volume {volumeId} cannot be kept: {e.Message}");
+        }
+        finally
+        {
+            fence.HelloGate.Release();
+        }
+    }
+
+    /// <summary>Counts an in-process session among those <see cref="DisposeAsync"/> ends; false once the server stops.</summary>
+    internal bool TryTrack(LocalReplica local)
+    {
+        lock (_connections)
+        {
+            return !_stopping.IsCancellationRequested && _locals.Add(local);
+        }
+    }
+
+    internal void Untrack(LocalReplica local)
+    {
+        lock (_connections)
+        {
+            _locals.Remove(local);
+        }
+    }
 
     internal void Log(string message) => Options.Log(message);
 
@@ -252,7 +335,8 @@ public sealed class ReplicaServer : IAsyncDisposable
                 Abort(socket);
             }
 
-            running = [.. _connections.Values];
+            // In-process sessions end as connections do: their next calls fail, and those in flight finish first.
+            running = [.. _connections.Values, .. _locals.Select(l => l.StopAsync("the replica server stopped"))];
         }
 
         await Task.WhenAll(running).ConfigureAwait(false);

@@ -1,9 +1,10 @@
+using static Strata.Replication.Tests.TestBlocks;
+
 namespace Strata.Replication.Tests;
 
 /// <summary>Epochs: a newer target fences every older one, at once and across restarts.</summary>
 public sealed class FencingTests : IAsyncLifetime
 {
-    private const int Block = 4096;
     private readonly ReplicaHost _host = ReplicaHost.Start();
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -85,19 +86,24 @@ public sealed class FencingTests : IAsyncLifetime
 
     /// <summary>
     /// A paused old target with writes already at the disk: the newer target's Hello is answered only once they
-    /// are done, so none of them can land after the new target starts.
+    /// are done, so none of them can land after the new target starts. Either may be a client over TCP or the
+    /// in-process session of a target on the replica's node (<see cref="LocalReplica"/>): one fence admits both.
     /// </summary>
-    [Fact]
-    public async Task A_newer_Hello_waits_for_the_older_targets_writes_in_flight()
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task A_newer_Hello_waits_for_the_older_targets_writes_in_flight(bool oldLocal, bool newLocal)
     {
         var gated = new GatedDevice(_host.AddVolume("pvc-g"));
         _host.Serve("pvc-g", gated);
-        await using var old = await _host.ConnectAsync("pvc-g", epoch: 1);
+        await using var old = await _host.OpenAsync("pvc-g", epoch: 1, oldLocal);
         gated.Close();
         var held = Enumerable.Range(0, 4).Select(i => old.WriteAsync(i, Filled(0x01), WriteFlags.None).AsTask()).ToArray();
         await Frames.WaitUntilAsync(() => gated.Waiting == 4, "the writes to reach the disk");
 
-        var connecting = _host.ConnectAsync("pvc-g", epoch: 2);
+        var connecting = _host.OpenAsync("pvc-g", epoch: 2, newLocal);
         await Task.Delay(300);
         Assert.False(connecting.IsCompleted, "HelloOk came while writes of the older epoch were still in flight");
 
@@ -115,19 +121,5 @@ public sealed class FencingTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<BlockDeviceException>(() => _host.ConnectAsync("pvc-none", epoch: 1));
         Assert.Equal(BlockDeviceErrorKind.Unavailable, e.Kind);
         Assert.Contains("pvc-none", e.Message);
-    }
-
-    private static async Task<byte[]> ReadAsync(IBlockDevice device, long lba)
-    {
-        var buffer = new byte[Block];
-        await device.ReadAsync(lba, buffer);
-        return buffer;
-    }
-
-    private static byte[] Filled(byte value)
-    {
-        var b = new byte[Block];
-        b.AsSpan().Fill(value);
-        return b;
     }
 }

@@ -67,6 +67,13 @@ public sealed class ReplicaHost : IAsyncDisposable
 
     public Task<ReplicaClient> ConnectAsync(string volumeId, long epoch) => ReplicaClient.ConnectAsync(EndPoint, volumeId, epoch);
 
+    /// <summary>The replica in process, as a target on the server's node opens it.</summary>
+    public Task<LocalReplica> OpenLocalAsync(string volumeId, long epoch) => Server.OpenLocalAsync(volumeId, epoch);
+
+    /// <summary>A target's session: in process (<paramref name="local"/>) or a client over TCP.</summary>
+    public async Task<IBlockDevice> OpenAsync(string volumeId, long epoch, bool local) =>
+        local ? await OpenLocalAsync(volumeId, epoch) : await ConnectAsync(volumeId, epoch);
+
     /// <summary>Stops the server (every connection dropped) and starts a new one, on a new port, over the same files and epochs.</summary>
     public async Task RestartAsync()
     {
@@ -318,5 +325,25 @@ public static class Frames
 
             await Task.Delay(10);
         }
+    }
+}
+
+/// <summary>4 KiB blocks for the tests that write and read single blocks.</summary>
+public static class TestBlocks
+{
+    public const int Block = 4096;
+
+    public static byte[] Filled(byte value)
+    {
+        var b = new byte[Block];
+        b.AsSpan().Fill(value);
+        return b;
+    }
+
+    public static async Task<byte[]> ReadAsync(IBlockDevice device, long lba)
+    {
+        var buffer = new byte[Block];
+        await device.ReadAsync(lba, buffer);
+        return buffer;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Strata.Blocks;
 using Strata.Pool;
 using Strata.Replication;
 
@@ -25,6 +26,15 @@ internal sealed class ReplicaService(IPEndPoint listen, IPAddress? advertise, st
         var local = _server.LocalEndPoint!;
         Endpoint = $"{advertise ?? Addresses.Reachable(local.Address)}:{local.Port}";
     }
+
+    /// <summary>
+    /// Opens this node's replica of <paramref name="volume"/> in process for a target on this node, at its epoch
+    /// (docs/replication.md, "The local replica"). Unavailable before <see cref="Start"/>.
+    /// </summary>
+    public async Task<IBlockDevice> OpenLocalAsync(string volume, long epoch, CancellationToken ct) =>
+        _server is { } server
+            ? await server.OpenLocalAsync(volume, epoch, ct).ConfigureAwait(false)
+            : throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "this node's replica server is not started");
 
     public bool IsServing(string volume) => _served.ContainsKey(volume);
 

@@ -32,7 +32,7 @@ internal sealed class ReplicaConnection
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
 
     private readonly Stack<ServerRequest> _free = new();
-    private VolumeFence? _fence;
+    private FenceSession? _session;
     private IBlockDevice? _device;
     private int _blockSize;
     private long _blockCount;
@@ -49,16 +49,7 @@ internal sealed class ReplicaConnection
         _limit = new InFlightLimit(server.Options.MaxInFlightPerConnection, server.Options.MaxInFlightBytesPerConnection);
     }
 
-    /// <summary>The epoch this connection's Hello was accepted with; -1 before.</summary>
-    public long Epoch { get; private set; } = -1;
-
-    public string? VolumeId => _fence?.VolumeId;
-
-    /// <summary>Device calls started and not finished (guarded by the fence's lock).</summary>
-    internal int DeviceCalls { get; set; }
-
-    /// <summary>Completed when <see cref="DeviceCalls"/> reaches zero (guarded by the fence's lock).</summary>
-    internal TaskCompletionSource? Drained { get; set; }
+    public string? VolumeId => _session?.Fence.VolumeId;
 
     /// <summary>Serves the connection until the client says Goodbye, closes it, breaks the protocol or is fenced,
     /// or the server stops it. Returns once every request it started has finished.</summary>
@@ -90,7 +81,10 @@ internal sealed class ReplicaConnection
             await _limit.WhenIdleAsync().ConfigureAwait(false);
             _responses.Writer.TryComplete();
             await sending.ConfigureAwait(false);
-            _fence?.Remove(this);
+            if (_session is { } session)
+            {
+                session.Fence.Remove(session);
+            }
             await _input.CompleteAsync().ConfigureAwait(false);
             try
             {
@@ -147,7 +141,7 @@ internal sealed class ReplicaConnection
 
     private async ValueTask<bool> HelloAsync(FrameHeader header, ReadOnlySequence<byte> payload)
     {
-        if (_fence is not null)
+        if (_session is not null)
         {
             throw new ReplicaProtocolException("a second Hello on one connection", header.RequestId);
         }
@@ -159,62 +153,17 @@ internal sealed class ReplicaConnection
             return false;
         }
 
-        IBlockDevice? device;
-        try
+        var admission = await _server.HelloAsync(hello.VolumeId, hello.Epoch).ConfigureAwait(false);
+        if (admission.Session is not { } session || admission.Device is not { } device)
         {
-            device = _server.Resolve(hello.VolumeId);
-        }
-        catch (Exception e)
-        {
-            Answer(header.RequestId, ReplicaStatus.Unavailable, $"volume {hello.VolumeId} cannot be served here: {e.Message}");
+            Answer(header.RequestId, admission.Status, admission.Message!);
             return false;
         }
 
-        if (device is null)
-        {
-            Answer(header.RequestId, ReplicaStatus.Unavailable, $"this node holds no replica of volume {hello.VolumeId}");
-            return false;
-        }
-
-        var fence = _server.FenceOf(hello.VolumeId);
-        await fence.HelloGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (fence.Epoch < 0)
-            {
-                fence.Load(await _server.Epochs.GetAsync(hello.VolumeId).ConfigureAwait(false));
-            }
-
-            long stored = fence.Epoch;
-            if (hello.Epoch < stored)
-            {
-                Answer(header.RequestId, ReplicaStatus.Fenced, $"epoch {hello.Epoch} is older than {stored}: a newer target owns volume {hello.VolumeId}");
-                return false;
-            }
-
-            if (hello.Epoch > stored)
-            {
-                // Durable before it is acted on: after a restart the replica still refuses every older epoch.
-                await _server.Epochs.SetAsync(hello.VolumeId, hello.Epoch).ConfigureAwait(false);
-            }
-
-            Epoch = hello.Epoch;
-            _device = device;
-            _blockSize = device.BlockSize;
-            _blockCount = device.BlockCount;
-            _fence = fence;
-            await fence.Accept(this, hello.Epoch).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            Answer(header.RequestId, ReplicaStatus.Medium, $"the epoch of volume {hello.VolumeId} cannot be kept: {e.Message}");
-            return false;
-        }
-        finally
-        {
-            fence.HelloGate.Release();
-        }
-
+        _session = session;
+        _device = device;
+        _blockSize = device.BlockSize;
+        _blockCount = device.BlockCount;
         _server.Log($"{_peer}: volume {hello.VolumeId} at epoch {hello.Epoch}");
         var answer = Rent();
         answer.InitHelloOk(header.RequestId, new HelloOkPayload(FrameHeader.CurrentVersion, _blockSize, _blockCount));
@@ -226,7 +175,7 @@ internal sealed class ReplicaConnection
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(FrameHeader header, ReadOnlySequence<byte> payload)
     {
-        if (_fence is null || _device is null)
+        if (_session is null || _device is null)
         {
             throw new ReplicaProtocolException($"{header.Opcode} before Hello", header.RequestId);
         }
@@ -255,12 +204,11 @@ internal sealed class ReplicaConnection
         }
 
         await _limit.AcquireAsync(length).ConfigureAwait(false);
-        if (!_fence.TryBegin(this))
+        if (!_session.TryBegin())
         {
             _limit.Release(length);
-            Answer(header.RequestId, ReplicaStatus.Fenced,
-                $"epoch {Epoch} is older than {_fence.Epoch}: a newer target owns volume {_fence.VolumeId}");
-            _server.Log($"{_peer}: fenced at epoch {Epoch} of volume {_fence.VolumeId}, closing");
+            Answer(header.RequestId, ReplicaStatus.Fenced, _session.FencedMessage());
+            _server.Log($"{_peer}: fenced at epoch {_session.Epoch} of volume {_session.Fence.VolumeId}, closing");
             return false;
         }
 
@@ -286,7 +234,7 @@ internal sealed class ReplicaConnection
     /// <summary>Called once per device call, from whatever thread finished it.</summary>
     internal void DeviceCallCompleted(ServerRequest request)
     {
-        _fence!.End(this);
+        _session!.End();
         _responses.Writer.TryWrite(request);
     }
 

@@ -1,14 +1,15 @@
 namespace Strata.Replication.Server;
 
 /// <summary>
-/// One volume's epoch on a replica server and the connections that serve it. A request runs only while its
-/// connection's epoch is the volume's newest (<see cref="TryBegin"/>); a Hello with a newer epoch stores it, then
-/// waits for the device calls that older connections have in flight to finish before it answers, so once a target
-/// holds HelloOk no write of an older target lands after it.
+/// One volume's epoch on a replica server and the sessions that serve it (connections, and in-process
+/// <see cref="LocalReplica"/>s). A device call runs only while its session's epoch is the volume's newest
+/// (<see cref="TryBegin"/>); a Hello with a newer epoch stores it, then waits for the device calls that older
+/// sessions have in flight to finish before it answers, so once a target holds HelloOk no write of an older target
+/// lands after it.
 /// </summary>
 internal sealed class VolumeFence(string volumeId)
 {
-    private readonly List<ReplicaConnection> _connections = [];
+    private readonly List<FenceSession> _sessions = [];
 
     public string VolumeId { get; } = volumeId;
 
@@ -20,7 +21,7 @@ internal sealed class VolumeFence(string volumeId)
     {
         get
         {
-            lock (_connections)
+            lock (_sessions)
             {
                 return _epoch;
             }
@@ -30,22 +31,21 @@ internal sealed class VolumeFence(string volumeId)
     private long _epoch = -1;
 
     /// <summary>
-    /// Makes <paramref name="epoch"/> (already stored) the volume's, adds <paramref name="connection"/>, and returns
-    /// what to wait for: the device calls in flight on connections of older epochs.
+    /// Makes <paramref name="session"/>'s epoch (already stored) the volume's, adds the session, and returns what to
+    /// wait for: the device calls in flight on sessions of older epochs.
     /// </summary>
-    public Task Accept(ReplicaConnection connection, long epoch)
+    public Task Accept(FenceSession session)
     {
         List<Task>? drains = null;
-        lock (_connections)
+        lock (_sessions)
         {
-            _epoch = Math.Max(_epoch, epoch);
-            _connections.Add(connection);
-            foreach (var c in _connections)
+            _epoch = Math.Max(_epoch, session.Epoch);
+            _sessions.Add(session);
+            foreach (var s in _sessions)
             {
-                if (c.Epoch < epoch && c.DeviceCalls > 0)
+                if (s.Epoch < session.Epoch && s.DeviceCalls > 0)
                 {
-                    c.Drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    (drains ??= []).Add(c.Drained.Task);
+                    (drains ??= []).Add(DrainOf(s));
                 }
             }
         }
@@ -56,7 +56,7 @@ internal sealed class VolumeFence(string volumeId)
     /// <summary>Sets the epoch read from the store, the first time the volume is seen.</summary>
     public void Load(long stored)
     {
-        lock (_connections)
+        lock (_sessions)
         {
             if (_epoch < 0)
             {
@@ -65,41 +65,65 @@ internal sealed class VolumeFence(string volumeId)
         }
     }
 
-    public void Remove(ReplicaConnection connection)
+    public void Remove(FenceSession session)
     {
-        lock (_connections)
+        lock (_sessions)
         {
-            _connections.Remove(connection);
+            _sessions.Remove(session);
         }
     }
 
-    /// <summary>Starts a device call of <paramref name="connection"/>: false when a newer epoch fenced it.</summary>
-    public bool TryBegin(ReplicaConnection connection)
+    /// <summary>
+    /// Ends <paramref name="session"/>: it starts no more device calls, and it leaves the volume once those in flight
+    /// are done (until then a newer Hello still waits for them).
+    /// </summary>
+    public async Task LeaveAsync(FenceSession session)
     {
-        lock (_connections)
+        Task drained;
+        lock (_sessions)
         {
-            if (connection.Epoch < _epoch)
+            session.Closed = true;
+            drained = session.DeviceCalls > 0 ? DrainOf(session) : Task.CompletedTask;
+        }
+
+        await drained.ConfigureAwait(false);
+        Remove(session);
+    }
+
+    /// <summary>Starts a device call of <paramref name="session"/>: false when a newer epoch fenced it or it is closed.</summary>
+    public bool TryBegin(FenceSession session)
+    {
+        lock (_sessions)
+        {
+            if (session.Epoch < _epoch || session.Closed)
             {
                 return false;
             }
 
-            connection.DeviceCalls++;
+            session.DeviceCalls++;
             return true;
         }
     }
 
-    public void End(ReplicaConnection connection)
+    public void End(FenceSession session)
     {
         TaskCompletionSource? drained = null;
-        lock (_connections)
+        lock (_sessions)
         {
-            if (--connection.DeviceCalls == 0 && connection.Drained is { } d)
+            if (--session.DeviceCalls == 0 && session.Drained is { } d)
             {
-                connection.Drained = null;
+                session.Drained = null;
                 drained = d;
             }
         }
 
         drained?.TrySetResult();
+    }
+
+    /// <summary>Completes when the session's device calls in flight are done (under the lock, with some in flight).</summary>
+    private static Task DrainOf(FenceSession session)
+    {
+        session.Drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return session.Drained.Task;
     }
 }

@@ -2,7 +2,7 @@ namespace Strata.Replication.Volume;
 
 /// <summary>
 /// Opens a replica of the volume at the target's epoch: a <see cref="ReplicaClient"/> to the replica server of the
-/// replica's node, or the pool volume itself when the replica lives on the target's own node.
+/// replica's node, or a <see cref="LocalReplica"/> in process when the replica lives on the target's own node.
 /// </summary>
 public interface IReplicaConnector
 {

@@ -33,7 +33,7 @@ internal sealed class ReplicaMember(string name, long grains)
 {
     public string Name { get; } = name;
 
-    /// <summary>The open device (a <see cref="ReplicaClient"/> or a local pool volume); null while Offline.</summary>
+    /// <summary>The open device (a <see cref="ReplicaClient"/>, or a <see cref="LocalReplica"/> on the target's node); null while Offline.</summary>
     public IBlockDevice? Device { get; set; }
 
     public ReplicaRole Role { get; set; } = ReplicaRole.Offline;

@@ -31,35 +31,22 @@ public sealed class ReplicatedVolumeOverTcpTests
             Log = m => { lock (log) { log.Add(m); } },
         }, new HostConnector(hosts, 1), store);
 
-        var rnd = new Random(3);
-        var expected = new byte[2048 * Block];
-        async Task WriteSomeAsync(int count)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                long lba = rnd.Next(2048 - 4);
-                var data = new byte[4 * Block];
-                rnd.NextBytes(data);
-                await volume.WriteAsync(lba, data, WriteFlags.None);
-                data.CopyTo(expected, (int)(lba * Block));
-            }
-        }
-
-        await WriteSomeAsync(200);
+        var writes = new RandomWrites(volume, 2048, seed: 3);
+        await writes.WriteAsync(200);
         await b.RestartAsync(); // every connection dropped; the server comes back on a new port over the same files
-        await WriteSomeAsync(200);
+        await writes.WriteAsync(200);
         Assert.Equal("a", store.History.First()); // b was recorded out before any later write was acknowledged
 
         await VolumeRig.WaitUntilAsync(() => volume.Replicas.All(r => r.Role == ReplicaRole.InSync) && store.InSync.Count == 2,
             "b back in sync: " + string.Join("; ", volume.Replicas.Select(r => $"{r.Name} {r.Role} {r.Reason}")));
-        await WriteSomeAsync(50);
+        await writes.WriteAsync(50);
         await volume.FlushAsync();
 
-        var backA = new byte[expected.Length];
-        var backB = new byte[expected.Length];
+        var backA = new byte[writes.Expected.Length];
+        var backB = new byte[writes.Expected.Length];
         await fileA.ReadAsync(0, backA);
         await fileB.ReadAsync(0, backB);
-        Assert.True(expected.AsSpan().SequenceEqual(backA), "replica a differs from what was written");
-        Assert.True(expected.AsSpan().SequenceEqual(backB), "replica b differs from what was written");
+        Assert.True(writes.Expected.AsSpan().SequenceEqual(backA), "replica a differs from what was written");
+        Assert.True(writes.Expected.AsSpan().SequenceEqual(backB), "replica b differs from what was written");
     }
 }

@@ -93,3 +93,23 @@ public sealed class VolumeRig : IAsyncDisposable
         }
     }
 }
+
+/// <summary>Writes of 4 random blocks at random places, and what the volume must hold after them.</summary>
+public sealed class RandomWrites(IBlockDevice volume, int blockCount, int seed)
+{
+    private readonly Random _rnd = new(seed);
+
+    public byte[] Expected { get; } = new byte[blockCount * volume.BlockSize];
+
+    public async Task WriteAsync(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            long lba = _rnd.Next(blockCount - 4);
+            var data = new byte[4 * volume.BlockSize];
+            _rnd.NextBytes(data);
+            await volume.WriteAsync(lba, data, WriteFlags.None);
+            data.CopyTo(Expected, (int)(lba * volume.BlockSize));
+        }
+    }
+}
