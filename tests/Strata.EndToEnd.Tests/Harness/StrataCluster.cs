@@ -23,6 +23,7 @@ public sealed class StrataCluster : IAsyncDisposable
     private readonly BackgroundProcess?[] _nodes;
 
     private Func<int, string[]> _nodeArguments = _ => [];
+    private string[] _controlArguments = [];
 
     private StrataCluster(string mode, int nodes, string sparseSize, Action<string> log)
     {
@@ -68,10 +69,10 @@ public sealed class StrataCluster : IAsyncDisposable
         return cluster;
     }
 
-    /// <summary>A real etcd, `strata control` on it and N `strata node` processes.</summary>
-    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null)
+    /// <summary>A real etcd, `strata control` on it (with <paramref name="controlArguments"/> added) and N `strata node` processes.</summary>
+    public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null, string[]? controlArguments = null)
     {
-        var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []) };
+        var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []), _controlArguments = controlArguments ?? [] };
         try
         {
             await cluster.StartEtcdAsync();
@@ -112,7 +113,7 @@ public sealed class StrataCluster : IAsyncDisposable
     public async Task StartControlAsync()
     {
         _control = Tool.Start("strata control", Repo.StrataExe,
-            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"127.0.0.1:{_apiPort}"], log: _log);
+            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"127.0.0.1:{_apiPort}", .. _controlArguments], log: _log);
         await Wait.UntilAsync(() => _control.StdoutLines.Any(l => l.Contains("control plane at", StringComparison.Ordinal)) || _control.HasExited, s_start, "strata control to serve", Describe);
         if (_control.HasExited)
             throw new InvalidOperationException("strata control exited:\n" + Describe());
