@@ -23,6 +23,9 @@ public sealed class ControlPlaneOptions
 
     public TimeSpan NodeLeaseTtl { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>How long a replica's node may be NotReady before the replica is replaced on another node (zero: never).</summary>
+    public TimeSpan ReplaceReplicaAfter { get; init; } = Reconcile.ReplicaReplacement.DefaultAfter;
+
     public Action<string> Log { get; init; } = _ => { };
 }
 
@@ -55,7 +58,7 @@ public sealed class ControlPlaneHost : IAsyncDisposable
             throw new ArgumentException($"the API listens on {options.Listen}, beyond this machine: give it a bearer token (--token or STRATA_TOKEN)");
         }
 
-        var services = new ControlPlaneServices(store, options.Log, options.NodeLeaseTtl);
+        var services = new ControlPlaneServices(store, options.Log, options.NodeLeaseTtl, options.ReplaceReplicaAfter);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(options.Listen));

@@ -12,13 +12,14 @@ public sealed class ControlPlaneServices
     public static readonly string Version =
         typeof(ControlPlaneServices).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    public ControlPlaneServices(IStore store, Action<string> log, TimeSpan? nodeLeaseTtl = null)
+    /// <param name="replaceReplicaAfter">How long a replica's node may be NotReady before the replica is replaced (zero: never).</param>
+    public ControlPlaneServices(IStore store, Action<string> log, TimeSpan? nodeLeaseTtl = null, TimeSpan? replaceReplicaAfter = null)
     {
         Store = store;
         Resources = new ResourceStore(store);
         Events = new EventRecorder(store, "control-plane");
         Changes = new ChangeNotifier(store, log);
-        Loop = new ReconcileLoop(store, ReconcileLoop.Default(), log);
+        Loop = new ReconcileLoop(store, ReconcileLoop.Default(replaceReplicaAfter), log);
         Nodes = new NodeRegistry(store, Changes, log) { LeaseTtl = nodeLeaseTtl ?? TimeSpan.FromSeconds(6) };
         Apply = new ApplyService(store, Loop.Wake);
         Membership = new VolumeMembership(store, log);

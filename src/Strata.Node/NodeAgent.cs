@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Strata.Blocks;
 using Strata.Control;
 using Strata.Control.Api;
@@ -33,6 +34,9 @@ public sealed class NodeAgent : IAsyncDisposable
     private DateTime _discovered;
     private long _lease;
     private readonly Dictionary<string, string> _replicaFailures = new(StringComparer.Ordinal);
+
+    /// <summary>Per served target, its replicas' nodes as its connector finds them; a replica added later is added here first.</summary>
+    private readonly Dictionary<string, ConcurrentDictionary<string, string>> _targetReplicaNodes = new(StringComparer.Ordinal);
 
     public NodeAgent(NodeAgentOptions options)
     {
@@ -245,7 +249,10 @@ public sealed class NodeAgent : IAsyncDisposable
             foreach (var volume in assignments.Targets.Where(v => v.Metadata.DeletionTimestamp is null && v.Status.Phase != "Released" && !deletingVolumes.Contains(v.Metadata.Name)))
             {
                 ServeTarget(volume);
+                ApplyReplicaChanges(volume);
             }
+
+            await RemoveUnassignedReplicasAsync(assignments).ConfigureAwait(false);
 
             foreach (var pool in assignments.Pools.Where(p => p.Metadata.DeletionTimestamp is not null))
             {
@@ -334,7 +341,7 @@ public sealed class NodeAgent : IAsyncDisposable
         try
         {
             var epoch = await _client.TakeEpochAsync(Name, name, ct).ConfigureAwait(false);
-            var nodes = epoch.Replicas.ToDictionary(r => r.Name, r => r.Node, StringComparer.Ordinal);
+            var nodes = new ConcurrentDictionary<string, string>(epoch.Replicas.Select(r => KeyValuePair.Create(r.Name, r.Node)), StringComparer.Ordinal);
             var registered = epoch.Replicas.Where(r => r.Endpoint is not null).GroupBy(r => r.Node).ToDictionary(g => g.Key, g => g.First().Endpoint!, StringComparer.Ordinal);
             var connector = new ReplicaConnector(name, epoch.Epoch, nodes, node => _endpoints.GetValueOrDefault(node) ?? registered.GetValueOrDefault(node),
                 Name, _replicaService.OpenLocalAsync);
@@ -360,6 +367,7 @@ public sealed class NodeAgent : IAsyncDisposable
                 }
 
                 _targets.Serve(name, volume.Spec.Iscsi.Iqn, device);
+                _targetReplicaNodes[name] = nodes;
                 device = null;
                 lock (_targetFailures)
                 {
@@ -387,6 +395,70 @@ public sealed class NodeAgent : IAsyncDisposable
             if (device is not null)
             {
                 await device.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Brings the replicas of the target this node serves to those the volume names now (the control plane replaced
+    /// one), without stopping it. Only from a volume record of the target's own epoch: an older one (read before the
+    /// target took its epoch) may name replicas it already left behind. Under <see cref="_hosting"/>.
+    /// </summary>
+    private void ApplyReplicaChanges(Volume volume)
+    {
+        string name = volume.Metadata.Name;
+        if (_targets.DeviceOf(name) is not { } device || volume.Status.Epoch != device.Epoch || !_targetReplicaNodes.TryGetValue(name, out var nodes))
+        {
+            return;
+        }
+
+        var serving = device.Replicas.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var added in volume.Spec.Replicas.Where(r => !serving.Contains(r.Name)))
+        {
+            nodes[added.Name] = added.Node;
+            device.AddReplica(added.Name);
+        }
+
+        foreach (string removed in serving.Where(r => volume.Spec.Replicas.All(p => p.Name != r)))
+        {
+            if (!device.RemoveReplica(removed))
+            {
+                Log($"target {name}: replica {removed} is no longer the volume's, but it is the only one in sync this target reaches; kept until another is");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Deletes the volumes of this node's pools that no replica assigned to it names: replicas replaced while this
+    /// node was away (the control plane deleted their records). Only volumes named as the control plane names them
+    /// (pvc-…), never snapshots or clones; one still open (the local target's) is left for a later round. Under <see cref="_hosting"/>.
+    /// </summary>
+    private async Task RemoveUnassignedReplicasAsync(NodeAssignments assignments)
+    {
+        foreach (var assigned in assignments.Pools.Where(p => p.Metadata.DeletionTimestamp is null))
+        {
+            if (_pools.Find(assigned.Metadata.Name) is not { } pool)
+            {
+                continue;
+            }
+
+            var named = assignments.Replicas.Where(r => r.Spec.Pool == pool.Name).Select(r => r.Spec.Volume).ToHashSet(StringComparer.Ordinal);
+            foreach (var orphan in pool.ListVolumes().Where(v => v.Kind == Strata.Pool.Space.VolumeKind.Volume && v.Origin is null && v.Name.StartsWith("pvc-", StringComparison.Ordinal) && !named.Contains(v.Name)))
+            {
+                try
+                {
+                    if (_replicaService.Uses(pool, orphan.Name))
+                    {
+                        await _replicaService.StopAsync(orphan.Name).ConfigureAwait(false);
+                    }
+
+                    await pool.DeleteAsync(orphan.Name).ConfigureAwait(false);
+                    Log($"pool {pool.Name}: volume {orphan.Name} deleted: no replica assigned to this node names it (it was replaced while the node was away)");
+                }
+                catch (PoolException e)
+                {
+                    Log($"pool {pool.Name}: volume {orphan.Name} is no replica's, but cannot be deleted yet: {e.Message}");
+                }
             }
         }
     }

@@ -62,13 +62,10 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         var nbd = await rig.AttachAsync(portal, iqn);
         var client = await nbd.ConnectAsync();
         var verifier = new BlockVerifier(client.Size, seed: replicas);
-        var first = await verifier.RunWritesAsync(client, new WriteLoad { Writes = 3000, Depth = 16 });
-        Assert.True(first.Failed == 0, string.Join("\n", verifier.ErrorLog));
 
         // Writes go on while the replica's node is killed, stays away a while, and comes back.
         using var stop = new CancellationTokenSource();
-        var run = verifier.RunWritesAsync(client, new WriteLoad { Writes = long.MaxValue, Depth = 16 }, stop.Token);
-        await Wait.UntilAsync(() => verifier.Acknowledged > first.Acknowledged + 500, s_timeout, "writes to be going on");
+        var run = await WritesGoingOnAsync(verifier, client, stop.Token);
         if (cut)
             await cluster.CutNodeAsync(Index(victim));
         else
@@ -142,12 +139,8 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         var oldNbd = await rig.AttachAsync(portal, iqn);
         var oldClient = await oldNbd.ConnectAsync();
         var verifier = new BlockVerifier(oldClient.Size, seed: 30 + replicas);
-        var first = await verifier.RunWritesAsync(oldClient, new WriteLoad { Writes = 3000, Depth = 16 });
-        Assert.True(first.Failed == 0, string.Join("\n", verifier.ErrorLog));
-
         using var stop = new CancellationTokenSource();
-        var run = verifier.RunWritesAsync(oldClient, new WriteLoad { Writes = long.MaxValue, Depth = 16 }, stop.Token);
-        await Wait.UntilAsync(() => verifier.Acknowledged > first.Acknowledged + 500, s_timeout, "writes to be going on");
+        var run = await WritesGoingOnAsync(verifier, oldClient, stop.Token);
         cluster.PauseNode(Index(targetNode));
         try
         {

@@ -13,7 +13,8 @@ internal static class ControlCommand
         var listen = new Option<string>("--listen") { Description = "The REST API's address:port.", DefaultValueFactory = _ => "127.0.0.1:5656" };
         var token = new Option<string?>("--token") { Description = "Bearer token the API requires (needed when --listen is not loopback; default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
         var leaseTtl = new Option<int>("--node-lease-seconds") { Description = "A node whose heartbeats stop for this long is NotReady.", DefaultValueFactory = _ => 6 };
-        var command = new Command("control", "Run the control plane: the REST API, the reconcilers and placement, with state in SQLite or etcd.") { store, listen, token, leaseTtl };
+        var replaceAfter = Roles.ReplaceReplicaOption();
+        var command = new Command("control", "Run the control plane: the REST API, the reconcilers and placement, with state in SQLite or etcd.") { store, listen, token, leaseTtl, replaceAfter };
         command.SetAction(async (parse, ct) =>
         {
             if (!Roles.TryEndPoint(parse.GetValue(listen)!, out var api))
@@ -25,6 +26,11 @@ internal static class ControlCommand
             if (parse.GetValue(leaseTtl) is < 2 or > 300)
             {
                 Console.Error.WriteLine("strata: --node-lease-seconds must be 2 to 300");
+                return 2;
+            }
+
+            if (!Roles.TryReplaceReplicaAfter(parse.GetValue(replaceAfter), out var replaceReplicaAfter))
+            {
                 return 2;
             }
 
@@ -54,6 +60,7 @@ internal static class ControlCommand
                     Listen = api,
                     Token = parse.GetValue(token),
                     NodeLeaseTtl = TimeSpan.FromSeconds(parse.GetValue(leaseTtl)),
+                    ReplaceReplicaAfter = replaceReplicaAfter,
                     Log = Roles.Log,
                 });
             }

@@ -15,6 +15,26 @@ internal static class Roles
     public static bool TryEndPoint(string text, out IPEndPoint endPoint) =>
         IPEndPoint.TryParse(text, out endPoint!) && (endPoint.Port != 0 || text.EndsWith(":0", StringComparison.Ordinal));
 
+    /// <summary>`--replica-replace-seconds` of `strata control` and `strata up`.</summary>
+    public static System.CommandLine.Option<int> ReplaceReplicaOption() => new("--replica-replace-seconds")
+    {
+        Description = "Replace a replica whose node has been NotReady this long with a new one on another node, which gets a full copy (0: never).",
+        DefaultValueFactory = _ => (int)Strata.Control.Reconcile.ReplicaReplacement.DefaultAfter.TotalSeconds,
+    };
+
+    /// <summary>The replacement timeout, or false (having said why) when it is out of range.</summary>
+    public static bool TryReplaceReplicaAfter(int seconds, out TimeSpan after)
+    {
+        after = TimeSpan.FromSeconds(seconds);
+        if (seconds is >= 0 and <= 7 * 24 * 3600)
+        {
+            return true;
+        }
+
+        Console.Error.WriteLine($"strata: --replica-replace-seconds must be 0 (never) to {7 * 24 * 3600} (a week), not {seconds}");
+        return false;
+    }
+
     /// <summary>Waits for SIGTERM, SIGINT or the command's cancellation.</summary>
     public static async Task WaitForStopAsync(CancellationToken ct)
     {

@@ -22,9 +22,10 @@ internal static class UpCommand
         var replicaPort = new Option<int>("--replica-port") { Description = "The first node's replica server port (0: free ports); node N listens on this + N - 1.", DefaultValueFactory = _ => 6060 };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file (sparse: takes no space until written).", DefaultValueFactory = _ => "10Gi" };
         var token = new Option<string?>("--token") { Description = "Bearer token the API requires (needed when --listen is not loopback; default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
+        var replaceAfter = Roles.ReplaceReplicaOption();
         var command = new Command("up", "Run everything in one process: control plane (state in SQLite), N node agents and their iSCSI targets.")
         {
-            nodes, data, listen, iscsiPort, replicaPort, sparse, token,
+            nodes, data, listen, iscsiPort, replicaPort, sparse, token, replaceAfter,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -61,6 +62,11 @@ internal static class UpCommand
                 return 2;
             }
 
+            if (!Roles.TryReplaceReplicaAfter(parse.GetValue(replaceAfter), out var replaceReplicaAfter))
+            {
+                return 2;
+            }
+
             var clock = Stopwatch.StartNew();
             string dir = Path.GetFullPath(parse.GetValue(data)!);
             Directory.CreateDirectory(dir);
@@ -68,7 +74,7 @@ internal static class UpCommand
             ControlPlaneHost control;
             try
             {
-                control = await ControlPlaneHost.StartAsync(store, new ControlPlaneOptions { Listen = api, Token = parse.GetValue(token), Log = Roles.Log });
+                control = await ControlPlaneHost.StartAsync(store, new ControlPlaneOptions { Listen = api, Token = parse.GetValue(token), ReplaceReplicaAfter = replaceReplicaAfter, Log = Roles.Log });
             }
             catch (Exception e) when (e is IOException or ArgumentException)
             {

@@ -52,9 +52,11 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
     {
         List<string>? before = null;
         string? refusal = null;
+        bool applied = false;
         var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
         {
             refusal = null;
+            applied = false;
             before = v.Status.InSync;
             if (v.Status.Epoch != change.Epoch || v.Spec.TargetNode != node)
             {
@@ -62,20 +64,24 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
                 return false;
             }
 
+            // A replica the volume no longer has (the control plane replaced it, and the target has not removed it
+            // yet) is in sync with nothing: it is left out, and the target, which asked for it, tries again later.
+            var known = v.Spec.Replicas.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+            var wanted = change.InSync.Where(known.Contains).ToList();
             var current = v.Status.InSync ?? [];
-            if (!SameSet(current, change.Expected) || SameSet(current, change.InSync))
+            if (!SameSet(current, change.Expected) || SameSet(current, wanted))
             {
                 return false; // someone else changed it first: the caller reconciles with what is there; or nothing to do
             }
 
-            var known = v.Spec.Replicas.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
-            if (change.InSync.Count == 0 || change.InSync.Any(r => !known.Contains(r)))
+            if (wanted.Count == 0)
             {
                 refusal = $"an in-sync set must be a non-empty subset of the volume's replicas ({string.Join(", ", known)}), not [{string.Join(", ", change.InSync)}]";
                 return false;
             }
 
-            v.Status.InSync = [.. change.InSync];
+            v.Status.InSync = wanted;
+            applied = true;
             return true;
         }, ct).ConfigureAwait(false);
         if (volume is null)
@@ -89,7 +95,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
         }
 
         var now = volume.Status.InSync ?? [];
-        if (before is not null && !SameSet(before, now) && SameSet(now, change.InSync))
+        if (applied && before is not null && !SameSet(before, now))
         {
             var left = before.Except(now).ToList();
             var joined = now.Except(before).ToList();

@@ -15,7 +15,21 @@ public static class Placement
     public static long Promised(ClusterView view, string pool) =>
         view.Volumes.Where(v => v.Spec.Replicas.Any(r => r.Pool == pool)).Sum(v => v.Spec.SizeBytes);
 
-    public static Choice Choose(ClusterView view, string claim, int replicas, long sizeBytes)
+    public static Choice Choose(ClusterView view, string claim, int replicas, long sizeBytes) =>
+        ChooseAmong(view, claim, replicas, sizeBytes, _ => true);
+
+    /// <summary>
+    /// One pool for a replica that takes the place of one of <paramref name="volume"/>'s: chosen as
+    /// <see cref="Choose"/> does, on a node that holds none of the volume's replicas.
+    /// </summary>
+    public static Choice ChooseReplacement(ClusterView view, string claim, Volume volume) =>
+        ChooseAmong(view, claim, 1, volume.Spec.SizeBytes, pool => volume.Spec.Replicas.All(r => r.Node != pool.Spec.Node)
+            && view.Replicas.All(r => r.Metadata.Name != ReplicaName(volume.Metadata.Name, pool.Metadata.Name)));
+
+    /// <summary>The name of a volume's replica in a pool.</summary>
+    public static string ReplicaName(string volume, string pool) => $"{volume}-{pool}";
+
+    private static Choice ChooseAmong(ClusterView view, string claim, int replicas, long sizeBytes, Func<StoragePool, bool> allowed)
     {
         if (view.PoolClaims.FirstOrDefault(c => c.Metadata.Name == claim) is { Metadata.DeletionTimestamp: not null })
         {
@@ -25,7 +39,7 @@ public static class Placement
         var reasons = new List<string>();
         bool onlyBeingMade = true;
         var usable = new List<(StoragePool Pool, long Room)>();
-        foreach (var pool in view.Pools.Where(p => p.Spec.Claim == claim).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
+        foreach (var pool in view.Pools.Where(p => p.Spec.Claim == claim && allowed(p)).OrderBy(p => p.Metadata.Name, StringComparer.Ordinal))
         {
             string name = pool.Metadata.Name;
             long room = pool.Status.CapacityBytes - Promised(view, name);

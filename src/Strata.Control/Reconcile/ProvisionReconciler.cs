@@ -79,11 +79,11 @@ public sealed class ProvisionReconciler : IReconciler
                 ClaimRef = new ClaimReference { Namespace = claim.Metadata.Namespace ?? "default", Name = claim.Metadata.Name, Uid = claim.Metadata.Uid },
                 ReplicaCount = parameters.ReplicaCount,
                 MinInSync = VolumeSpec.DefaultMinInSync(parameters.ReplicaCount),
-                Replicas = choice!.Pools.Select(p => new ReplicaPlacement { Name = $"{name}-{p.Metadata.Name}", Pool = p.Metadata.Name, Node = p.Spec.Node }).ToList(),
+                Replicas = choice!.Pools.Select(p => new ReplicaPlacement { Name = Placement.ReplicaName(name, p.Metadata.Name), Pool = p.Metadata.Name, Node = p.Spec.Node }).ToList(),
                 TargetNode = choice.Pools[0].Spec.Node,
                 Iscsi = new IscsiSource { Iqn = IqnPrefix + name, Lun = 0, FsType = parameters.FsType },
             },
-            Status = new VolumeStatus { Phase = "Pending", State = "Pending", Message = "replicas are being made", InSync = choice.Pools.Select(p => $"{name}-{p.Metadata.Name}").ToList() },
+            Status = new VolumeStatus { Phase = "Pending", State = "Pending", Message = "replicas are being made", InSync = choice.Pools.Select(p => Placement.ReplicaName(name, p.Metadata.Name)).ToList() },
         };
         if (!await context.Resources.CreateAsync(volume, ct).ConfigureAwait(false))
         {

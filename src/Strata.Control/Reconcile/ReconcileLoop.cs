@@ -17,8 +17,9 @@ public sealed class ReconcileLoop(IStore store, IReadOnlyList<IReconciler> recon
     /// <summary>Passes run so far (tests and the bench wait on it).</summary>
     public long Passes { get; private set; }
 
-    public static IReadOnlyList<IReconciler> Default() =>
-        [new NodeHealthReconciler(), new PoolClaimReconciler(), new BlockDeviceReconciler(), new ProvisionReconciler(), new VolumeReconciler()];
+    /// <param name="replaceAfter">How long a replica's node may be NotReady before the replica is replaced (default <see cref="ReplicaReplacement.DefaultAfter"/>; zero: never).</param>
+    public static IReadOnlyList<IReconciler> Default(TimeSpan? replaceAfter = null) =>
+        [new NodeHealthReconciler(), new PoolClaimReconciler(), new BlockDeviceReconciler(), new ProvisionReconciler(), new VolumeReconciler(replaceAfter ?? ReplicaReplacement.DefaultAfter)];
 
     public async Task RunAsync(CancellationToken ct)
     {

@@ -3,11 +3,19 @@ using Strata.Control.Resources;
 namespace Strata.Control.Reconcile;
 
 /// <summary>
-/// PersistentVolume → its replicas and its target. Makes the VolumeReplica records, says whether the volume serves
-/// and why not, reclaims it (Delete or Retain) when its claim is gone, and removes it once its replicas are gone.
+/// PersistentVolume → its replicas and its target. Makes the VolumeReplica records, replaces a replica whose node
+/// stays away (<see cref="ReplicaReplacement"/>), says whether the volume serves and why not, reclaims it (Delete or
+/// Retain) when its claim is gone, and removes it once its replicas are gone.
 /// </summary>
-public sealed class VolumeReconciler : IReconciler
+public sealed class VolumeReconciler(TimeSpan replaceAfter) : IReconciler
 {
+    private readonly ReplicaReplacement _replacement = new(replaceAfter);
+
+    public VolumeReconciler()
+        : this(ReplicaReplacement.DefaultAfter)
+    {
+    }
+
     public async Task ReconcileAsync(ClusterView view, ReconcileContext context, CancellationToken ct)
     {
         foreach (var volume in view.Volumes)
@@ -24,6 +32,7 @@ public sealed class VolumeReconciler : IReconciler
                 continue;
             }
 
+            await _replacement.ReplaceAsync(view, volume, context, ct).ConfigureAwait(false);
             foreach (var placement in volume.Spec.Replicas.Where(p => replicas.All(r => r.Metadata.Name != p.Name)))
             {
                 var replica = new VolumeReplica
@@ -39,7 +48,29 @@ public sealed class VolumeReconciler : IReconciler
                 }
             }
 
+            await DeleteReplacedAsync(view, volume, replicas, context, ct).ConfigureAwait(false);
             await UpdateStatusAsync(view, volume, replicas, context, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A replica the volume no longer names (it was replaced) loses its record. Its data stays in its pool until its
+    /// node, which is away, comes back: the node deletes volumes of its pools that no replica names.
+    /// </summary>
+    private static async Task DeleteReplacedAsync(ClusterView view, Volume volume, List<VolumeReplica> replicas, ReconcileContext context, CancellationToken ct)
+    {
+        foreach (var replaced in replicas.Where(r => volume.Spec.Replicas.All(p => p.Name != r.Metadata.Name)).ToList())
+        {
+            if (!await context.Resources.DeleteAsync(replaced, ct).ConfigureAwait(false))
+            {
+                context.Requeue = true;
+                continue;
+            }
+
+            await context.Events.DeleteAllAsync(replaced, ct).ConfigureAwait(false);
+            replicas.Remove(replaced);
+            view.Replicas.Remove(replaced);
+            context.Log($"volume {volume.Metadata.Name}: record of replaced replica {replaced.Metadata.Name} (node {replaced.Spec.Node}) deleted");
         }
     }
 

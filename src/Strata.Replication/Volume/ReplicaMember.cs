@@ -58,6 +58,12 @@ internal sealed class ReplicaMember(string name, long grains)
 
     public RebuildSummary? LastRebuild { get; set; }
 
+    /// <summary>Taken out of the volume for good (<see cref="ReplicatedVolume.RemoveReplica"/>); set under the volume's gate.</summary>
+    public bool Removed { get; set; }
+
+    /// <summary>Cancels the restore (reconnect and rebuild) running for it, if any; set under the volume's gate.</summary>
+    public CancellationTokenSource? Restoring { get; set; }
+
     // Rebuild progress, written by the rebuild, read by Status.
     public long RebuildGrainsTotal;
     public long RebuildGrainsDone;

@@ -143,6 +143,11 @@ public sealed partial class ReplicatedVolume
         IBlockDevice? device;
         lock (_gate)
         {
+            if (member.Removed)
+            {
+                return; // its connection was closed on purpose: nothing failed
+            }
+
             if (blocks > 0)
             {
                 member.Missing.Set(lba / _grainBlocks, GrainSpan(lba, blocks));
@@ -366,6 +371,16 @@ public sealed partial class ReplicatedVolume
                     Publish();
                 }
 
+                if (SameSet(stored, expected) && !SameSet(stored, desired))
+                {
+                    // The store kept the set as it was without anyone changing it: it declined part of the change
+                    // (a replica the control plane removed from the volume, which this target has yet to remove).
+                    // Asking again at once would only spin; the removal comes soon.
+                    await PauseAsync(backoff).ConfigureAwait(false);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+                    continue;
+                }
+
                 backoff = TimeSpan.FromMilliseconds(50);
             }
             catch (MembershipFencedException e)
@@ -386,16 +401,20 @@ public sealed partial class ReplicatedVolume
                 }
 
                 Signal();
-                try
-                {
-                    await Task.Delay(backoff, _stop.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-
+                await PauseAsync(backoff).ConfigureAwait(false);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
             }
+        }
+    }
+
+    private async Task PauseAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

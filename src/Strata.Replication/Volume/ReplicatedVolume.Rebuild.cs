@@ -28,7 +28,28 @@ public sealed partial class ReplicatedVolume
                     bool needsWork = member.Device is null || member.Role == ReplicaRole.Rebuilding && !member.WantInSync;
                     if (needsWork && !_restoring.ContainsKey(member.Name))
                     {
-                        _restoring[member.Name] = Task.Run(() => RestoreAsync(member, ct), CancellationToken.None);
+                        // Its own cancellation: a replica removed from the volume stops reconnecting or rebuilding.
+                        var restoring = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                        member.Restoring = restoring;
+                        _restoring[member.Name] = Task.Run(async () =>
+                        {
+                            try
+                            {
+                                await RestoreAsync(member, restoring.Token).ConfigureAwait(false);
+                            }
+                            finally
+                            {
+                                lock (_gate)
+                                {
+                                    if (member.Restoring == restoring)
+                                    {
+                                        member.Restoring = null;
+                                    }
+                                }
+
+                                restoring.Dispose();
+                            }
+                        }, CancellationToken.None);
                     }
                 }
 
@@ -151,6 +172,12 @@ public sealed partial class ReplicatedVolume
 
             lock (_gate)
             {
+                if (member.Removed)
+                {
+                    _ = CloseQuietlyAsync(device); // removed from the volume while it was being opened
+                    return false;
+                }
+
                 member.Device = device;
                 member.Reason = null;
                 if (_view.InSync.Length == 0 && _recorded.Contains(member.Name))
@@ -281,13 +308,14 @@ public sealed partial class ReplicatedVolume
                         if (mapped)
                         {
                             buffer ??= ArrayPool<byte>.Shared.Rent((int)((end - lba) * BlockSize));
-                            await source.Device!.ReadAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), ct).ConfigureAwait(false);
+                            await (source.Device ?? throw Closed(source)).ReadAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), ct).ConfigureAwait(false);
                         }
                     }
-                    catch (BlockDeviceException e) when (e.Kind != BlockDeviceErrorKind.OutOfRange && !ct.IsCancellationRequested)
+                    catch (Exception e) when (e is BlockDeviceException { Kind: not BlockDeviceErrorKind.OutOfRange } or ObjectDisposedException && !ct.IsCancellationRequested)
                     {
-                        // The source failed: out of the set it goes, and the copy goes on from another in-sync replica.
-                        Failed(source, e, pos, end - pos);
+                        // The source failed (or was removed, its connection closed): out of the set it goes, and the
+                        // copy goes on from another in-sync replica.
+                        Failed(source, e as BlockDeviceException ?? Closed(source, e), pos, end - pos);
                         continue;
                     }
 

@@ -21,7 +21,8 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
     private readonly ReplicatedVolumeOptions _options;
     private readonly IReplicaConnector _connector;
     private readonly IMembershipStore _store;
-    private readonly ReplicaMember[] _members;
+    /// <summary>The volume's replicas; replaced whole under <see cref="_gate"/> when one is added or removed, never changed in place.</summary>
+    private volatile ReplicaMember[] _members;
     private readonly Lock _gate = new();
     private readonly UnflushedWrites _unflushed;
     private readonly RangeLock _ranges = new();
@@ -99,12 +100,16 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
             var member = PickReader(await InSyncViewAsync(ct).ConfigureAwait(false));
             try
             {
-                await member.Device!.ReadAsync(lba, buffer, ct).ConfigureAwait(false);
+                await (member.Device ?? throw Closed(member)).ReadAsync(lba, buffer, ct).ConfigureAwait(false);
                 return;
             }
             catch (BlockDeviceException e) when (e.Kind != BlockDeviceErrorKind.OutOfRange && !ct.IsCancellationRequested)
             {
                 Failed(member, e, lba, blocks);
+            }
+            catch (ObjectDisposedException e) when (!ct.IsCancellationRequested)
+            {
+                Failed(member, Closed(member, e), lba, blocks);
             }
         }
     }
@@ -140,11 +145,15 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
 
             try
             {
-                return await ((IAllocationMap)member.Device!).GetExtentAsync(lba, maxBlocks, ct).ConfigureAwait(false);
+                return await ((IAllocationMap)(member.Device ?? throw Closed(member))).GetExtentAsync(lba, maxBlocks, ct).ConfigureAwait(false);
             }
             catch (BlockDeviceException e) when (e.Kind != BlockDeviceErrorKind.OutOfRange && !ct.IsCancellationRequested)
             {
                 Failed(member, e, lba, 0);
+            }
+            catch (ObjectDisposedException e) when (!ct.IsCancellationRequested)
+            {
+                Failed(member, Closed(member, e), lba, 0);
             }
         }
     }
@@ -186,7 +195,7 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         {
             for (int i = 0; i < writable.Length; i++)
             {
-                legs[i] = Start(op, writable[i].Device!, lba, blocks, data, flags, ct);
+                legs[i] = Start(op, writable[i], lba, blocks, data, flags, ct);
             }
 
             List<(ReplicaMember Member, BlockDeviceException Error)>? failures = null;
@@ -199,6 +208,10 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
                 catch (BlockDeviceException e)
                 {
                     (failures ??= []).Add((writable[i], e));
+                }
+                catch (ObjectDisposedException e)
+                {
+                    (failures ??= []).Add((writable[i], Closed(writable[i], e)));
                 }
             }
 
@@ -235,10 +248,12 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         await AcknowledgeableAsync(ct).ConfigureAwait(false);
     }
 
-    private static ValueTask Start(Operation op, IBlockDevice device, long lba, long blocks, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct)
+    private static ValueTask Start(Operation op, ReplicaMember member, long lba, long blocks, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct)
     {
         try
         {
+            // The member may have failed or been removed since the view was read: its device is gone or closed.
+            var device = member.Device ?? throw Closed(member);
             return op switch
             {
                 Operation.Write => device.WriteAsync(lba, data, flags, ct),
@@ -250,7 +265,15 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         {
             return ValueTask.FromException(e);
         }
+        catch (ObjectDisposedException e)
+        {
+            return ValueTask.FromException(Closed(member, e));
+        }
     }
+
+    /// <summary>The error of a call to a replica whose connection was closed under it (it failed or was removed meanwhile).</summary>
+    private static BlockDeviceException Closed(ReplicaMember member, Exception? inner = null) =>
+        new(BlockDeviceErrorKind.Unavailable, $"the connection to replica {member.Name} was closed", inner);
 
     /// <summary>
     /// Replicas that failed are taken out of the set. When no in-sync replica took the change, the caller gets the
@@ -270,7 +293,10 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
             ThrowIfFenced();
         }
 
-        bool anyInSyncSucceeded = view.InSync.Any(m => failures.TrueForAll(f => f.Member != m));
+        // A replica removed from the volume meanwhile (RemoveReplica) does not count, whatever it answered: its copy is
+        // forgotten. A rebuilding one that has joined the set since the change was sent counts: it had the change.
+        bool anyInSyncSucceeded = view.Writable.Any(m => !m.Removed && failures.TrueForAll(f => f.Member != m)
+            && (Array.IndexOf(view.InSync, m) >= 0 || m.Role == ReplicaRole.InSync));
         if (!anyInSyncSucceeded)
         {
             foreach (var (member, _) in failures.Where(f => f.Member.Role == ReplicaRole.Rebuilding))

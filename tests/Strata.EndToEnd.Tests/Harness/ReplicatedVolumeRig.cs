@@ -31,6 +31,19 @@ public sealed class ReplicatedVolumeRig(StrataCluster cluster, Scratch scratch, 
         Assert.True(report.Clean, $"{when}: {report}");
     }
 
+    /// <summary>
+    /// 3000 writes to start from (none may fail), then writes that go on until <paramref name="stop"/>: their run,
+    /// returned once 500 more were acknowledged, so a fault injected next lands among them.
+    /// </summary>
+    public static async Task<Task<WriteRunResult>> WritesGoingOnAsync(BlockVerifier verifier, NbdClient client, CancellationToken stop)
+    {
+        var first = await verifier.RunWritesAsync(client, new WriteLoad { Writes = 3000, Depth = 16 });
+        Assert.True(first.Failed == 0, string.Join("\n", verifier.ErrorLog));
+        var run = verifier.RunWritesAsync(client, new WriteLoad { Writes = long.MaxValue, Depth = 16 }, stop);
+        await Wait.UntilAsync(() => verifier.Acknowledged > first.Acknowledged + 500, StepTimeout, "writes to be going on");
+        return run;
+    }
+
     public async Task<QemuNbd> AttachAsync(string portal, string iqn) =>
         await QemuNbd.StartAsync($"iscsi://{portal}/{iqn}/0", scratch.File($"nbd-{++_sockets}.sock"), log);
 

@@ -23,6 +23,7 @@ public sealed class StrataCluster : IAsyncDisposable
     private readonly BackgroundProcess?[] _nodes;
 
     private Func<int, string[]> _nodeArguments = _ => [];
+    private string[] _controlArguments = [];
     private NodeNetwork? _network;
 
     /// <summary>An API beyond loopback (the isolated nodes' network) requires a bearer token: the same for every process and CLI call.</summary>
@@ -75,13 +76,14 @@ public sealed class StrataCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// A real etcd, `strata control` on it and N `strata node` processes; the nodes in <paramref name="isolatedNodes"/>
-    /// each in a network namespace of its own, on a link the test can cut (<see cref="CutNodeAsync"/>).
+    /// A real etcd, `strata control` on it (with <paramref name="controlArguments"/> added) and N `strata node`
+    /// processes; the nodes in <paramref name="isolatedNodes"/> each in a network namespace of its own, on a link
+    /// the test can cut (<see cref="CutNodeAsync"/>).
     /// </summary>
     public static async Task<StrataCluster> EtcdAsync(int nodes, Action<string> log, string sparseSize = "4Gi", Func<int, string[]>? nodeArguments = null,
-        IReadOnlyCollection<int>? isolatedNodes = null)
+        string[]? controlArguments = null, IReadOnlyCollection<int>? isolatedNodes = null)
     {
-        var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []) };
+        var cluster = new StrataCluster("etcd", nodes, sparseSize, log) { _nodeArguments = nodeArguments ?? (_ => []), _controlArguments = controlArguments ?? [] };
         try
         {
             if (isolatedNodes is { Count: > 0 })
@@ -128,7 +130,7 @@ public sealed class StrataCluster : IAsyncDisposable
     public async Task StartControlAsync()
     {
         _control = Tool.Start("strata control", Repo.StrataExe,
-            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"{ControlHost}:{_apiPort}", .. TokenArguments], log: _log);
+            ["control", "--store", $"etcd://127.0.0.1:{_etcdPort}", "--listen", $"{ControlHost}:{_apiPort}", .. TokenArguments, .. _controlArguments], log: _log);
         await Wait.UntilAsync(() => _control.StdoutLines.Any(l => l.Contains("control plane at", StringComparison.Ordinal)) || _control.HasExited, s_start, "strata control to serve", Describe);
         if (_control.HasExited)
             throw new InvalidOperationException("strata control exited:\n" + Describe());

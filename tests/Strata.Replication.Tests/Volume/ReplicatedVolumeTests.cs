@@ -3,7 +3,7 @@ using Strata.Replication.Volume;
 namespace Strata.Replication.Tests.Volume;
 
 /// <summary>The replication rules (docs/architecture.md) on in-memory replicas that fail on command.</summary>
-public sealed class ReplicatedVolumeTests : IAsyncLifetime
+public sealed partial class ReplicatedVolumeTests : IAsyncLifetime
 {
     private const int Block = 4096;
     private VolumeRig _rig = null!;

@@ -1,0 +1,179 @@
+using Strata.Control.Apply;
+using Strata.Control.Nodes;
+using Strata.Control.Reconcile;
+using Strata.Control.Resources;
+using Xunit;
+using static Strata.Control.Tests.MemoryCluster;
+
+namespace Strata.Control.Tests;
+
+/// <summary>
+/// Replacing a replica whose node stays away (docs/replication.md): when, where, what is written, what never is,
+/// and that every step can be run again after a control plane restart.
+/// </summary>
+public sealed class ReplicaReplacementTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_after = TimeSpan.FromMinutes(5);
+    private MemoryCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await OpenAsync();
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    private static VolumeReconciler Reconciler() => new(s_after);
+
+    /// <summary>
+    /// Nodes node-1…node-N+1, one pool each, and a Bound volume of N replicas on the first N; node-2 NotReady since
+    /// <paramref name="away"/> ago. node-N+1 is the spare.
+    /// </summary>
+    private async Task<Volume> SetUpAsync(int replicas, TimeSpan away, string[]? inSync = null)
+    {
+        var pools = new List<StoragePool>();
+        for (int i = 1; i <= replicas + 1; i++)
+        {
+            await _cluster.AddNodeAsync($"node-{i}", ready: i != 2);
+            pools.Add(await _cluster.AddPoolAsync($"pool-{i}", $"node-{i}", 10 * Gi));
+        }
+
+        var node2 = (await _cluster.GetAsync<Node>(ResourceKind.Node, "node-2"))!;
+        node2.Status.Conditions = [new Condition { Type = "Ready", Status = "False", Reason = "NodeLeaseExpired", LastTransitionTime = DateTimeOffset.UtcNow - away }];
+        Assert.True(await _cluster.Resources.UpdateAsync(node2));
+
+        var claim = await _cluster.AddClaimAsync("data", "replicated");
+        var volume = await _cluster.AddVolumeAsync("pvc-1", 1 * Gi, [.. pools.Take(replicas)]);
+        volume.Spec.ClaimRef = new ClaimReference { Namespace = "default", Name = "data", Uid = claim.Metadata.Uid };
+        volume.Spec.MinInSync = VolumeSpec.DefaultMinInSync(replicas);
+        volume.Status.InSync = inSync is null ? volume.Spec.Replicas.Select(r => r.Name).ToList() : [.. inSync];
+        Assert.True(await _cluster.Resources.UpdateAsync(volume));
+        return volume;
+    }
+
+    private async Task<Volume> VolumeAsync() => (await _cluster.GetAsync<Volume>(ResourceKind.Volume, "pvc-1"))!;
+
+    private async Task<List<string>> ReplicaRecordsAsync() =>
+        (await _cluster.ListAsync<VolumeReplica>(ResourceKind.VolumeReplica)).Select(r => r.Metadata.Name).Order(StringComparer.Ordinal).ToList();
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task A_replica_whose_node_is_NotReady_past_the_timeout_is_replaced_on_the_spare_node(int replicas)
+    {
+        await SetUpAsync(replicas, away: s_after + TimeSpan.FromSeconds(1), inSync: ["pvc-1-pool-1", .. Enumerable.Range(3, replicas - 2).Select(i => $"pvc-1-pool-{i}")]);
+        await _cluster.PassAsync(Reconciler());
+
+        var volume = await VolumeAsync();
+        string spare = $"node-{replicas + 1}";
+        Assert.Equal(replicas, volume.Spec.Replicas.Count);
+        Assert.DoesNotContain(volume.Spec.Replicas, r => r.Node == "node-2");
+        var added = volume.Spec.Replicas.Single(r => r.Node == spare);
+        Assert.Equal(($"pvc-1-pool-{replicas + 1}", $"pool-{replicas + 1}"), (added.Name, added.Pool));
+        Assert.Equal("pvc-1-pool-2", Assert.Single(new[] { "pvc-1-pool-2" }.Except(volume.Spec.Replicas.Select(r => r.Name))));
+        Assert.DoesNotContain(added.Name, volume.Status.InSync!);
+        Assert.Equal(replicas - 1, volume.Status.InSync!.Count);
+
+        // The new replica's record is made and the old one's deleted in the same pass.
+        var records = await ReplicaRecordsAsync();
+        Assert.Contains(added.Name, records);
+        Assert.DoesNotContain("pvc-1-pool-2", records);
+        Assert.Equal("Pending", (await _cluster.GetAsync<VolumeReplica>(ResourceKind.VolumeReplica, added.Name))!.Status.Phase);
+
+        var replaced = (await _cluster.Context.Events.ListAsync(volume)).Single(e => e.Reason == "ReplicaReplaced");
+        Assert.Equal("Warning", replaced.Type);
+        Assert.Contains($"replica pvc-1-pool-2 on node node-2", replaced.Message, StringComparison.Ordinal);
+        Assert.Contains($"by {added.Name} on node {spare}", replaced.Message, StringComparison.Ordinal);
+
+        // Later passes change nothing more.
+        var spec = string.Join(",", volume.Spec.Replicas.Select(r => r.Name));
+        await _cluster.PassAsync(Reconciler());
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal(spec, string.Join(",", (await VolumeAsync()).Spec.Replicas.Select(r => r.Name)));
+        Assert.Single((await _cluster.Context.Events.ListAsync(volume)), e => e.Reason == "ReplicaReplaced");
+    }
+
+    [Fact]
+    public async Task Not_before_the_timeout_and_never_with_replacement_off()
+    {
+        await SetUpAsync(2, away: s_after - TimeSpan.FromSeconds(30));
+        await _cluster.PassAsync(Reconciler());
+        Assert.Contains((await VolumeAsync()).Spec.Replicas, r => r.Node == "node-2");
+
+        await _cluster.PassAsync(new VolumeReconciler(TimeSpan.Zero));
+        Assert.Contains((await VolumeAsync()).Spec.Replicas, r => r.Node == "node-2");
+    }
+
+    [Fact]
+    public async Task The_only_in_sync_replica_is_never_replaced()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1), inSync: ["pvc-1-pool-2"]);
+        await _cluster.PassAsync(Reconciler());
+        var volume = await VolumeAsync();
+        Assert.Contains(volume.Spec.Replicas, r => r.Node == "node-2");
+        Assert.Equal(["pvc-1-pool-2"], volume.Status.InSync);
+        Assert.Contains("pvc-1-pool-2", await ReplicaRecordsAsync());
+    }
+
+    [Fact]
+    public async Task An_in_sync_replica_is_kept_while_the_others_in_sync_are_fewer_than_the_volume_needs()
+    {
+        // Three replicas, two needed in sync; node-2's replica is one of the two in sync: its copy is one of too few.
+        await SetUpAsync(3, away: TimeSpan.FromHours(1), inSync: ["pvc-1-pool-1", "pvc-1-pool-2"]);
+        await _cluster.PassAsync(Reconciler());
+        Assert.Contains((await VolumeAsync()).Spec.Replicas, r => r.Node == "node-2");
+
+        // Once the third is in sync again, the one away may go.
+        var volume = await VolumeAsync();
+        volume.Status.InSync = ["pvc-1-pool-1", "pvc-1-pool-2", "pvc-1-pool-3"];
+        Assert.True(await _cluster.Resources.UpdateAsync(volume));
+        await _cluster.PassAsync(Reconciler());
+        volume = await VolumeAsync();
+        Assert.DoesNotContain(volume.Spec.Replicas, r => r.Node == "node-2");
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], volume.Status.InSync!.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Without_a_Ready_node_free_of_the_volume_nothing_changes()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+        var spare = (await _cluster.GetAsync<StoragePool>(ResourceKind.StoragePool, "pool-3"))!;
+        spare.Status.Phase = "Offline";
+        Assert.True(await _cluster.Resources.UpdateAsync(spare));
+        await _cluster.PassAsync(Reconciler());
+        Assert.Contains((await VolumeAsync()).Spec.Replicas, r => r.Node == "node-2");
+        Assert.Equal(2, (await ReplicaRecordsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_control_plane_that_died_after_writing_the_volume_finishes_the_replacement_on_its_next_pass()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+
+        // The first pass wrote only the volume (what ReplicaReplacement alone does), then the process died.
+        var view = await _cluster.ViewAsync();
+        Assert.True(await new ReplicaReplacement(s_after).ReplaceAsync(view, view.Volumes.Single(), _cluster.Context, CancellationToken.None));
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-2"], await ReplicaRecordsAsync());
+
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], await ReplicaRecordsAsync());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], (await VolumeAsync()).Spec.Replicas.Select(r => r.Name));
+    }
+
+    [Fact]
+    public async Task A_target_that_still_asks_for_a_replaced_replica_in_sync_is_not_fenced_and_gets_the_rest()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+        var volume = await VolumeAsync();
+        volume.Status.Epoch = 4;
+        volume.Spec.Replicas.Add(new ReplicaPlacement { Name = "pvc-1-pool-3", Pool = "pool-3", Node = "node-3" });
+        volume.Spec.Replicas.RemoveAll(r => r.Name == "pvc-1-pool-2");
+        volume.Status.InSync = ["pvc-1-pool-1"];
+        Assert.True(await _cluster.Resources.UpdateAsync(volume));
+
+        var membership = new VolumeMembership(_cluster.Store, _ => { });
+        var result = await membership.ChangeInSyncAsync("node-1", "pvc-1", new InSyncChange(4, ["pvc-1-pool-1"], ["pvc-1-pool-1", "pvc-1-pool-2", "pvc-1-pool-3"]), CancellationToken.None);
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], result.InSync.Order(StringComparer.Ordinal));
+
+        // Asking for nothing but replicas the volume no longer has is refused: the set is never empty.
+        await Assert.ThrowsAsync<ControlException>(() => membership.ChangeInSyncAsync("node-1", "pvc-1",
+            new InSyncChange(4, ["pvc-1-pool-1", "pvc-1-pool-3"], ["pvc-1-pool-2"]), CancellationToken.None));
+    }
+}
