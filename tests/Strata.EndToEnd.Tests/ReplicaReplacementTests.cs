@@ -12,14 +12,8 @@ namespace Strata.EndToEnd.Tests;
 /// control --replica-replace-seconds 3`, one `strata node` per replica plus a spare; the verifier writes through
 /// qemu-nbd (libiscsi) to the target and reads every block back.
 /// </summary>
-public sealed class ReplicaReplacementTests(ITestOutputHelper output) : IDisposable
+public sealed class ReplicaReplacementTests(ITestOutputHelper output) : ReplicationTestBase(output, "replacement")
 {
-    private static readonly TimeSpan s_timeout = ReplicatedVolumeRig.StepTimeout;
-    private readonly Action<string> _log = new TestLog(output).Line;
-    private readonly Scratch _scratch = new("replacement");
-
-    public void Dispose() => _scratch.Dispose();
-
     /// <summary>
     /// A node gone past the timeout gets its replica replaced on a fourth (or third) node; full rebuild; the volume is
     /// back to N healthy replicas, no I/O error reached the initiator, and the whole volume reads back clean. When the
@@ -30,14 +24,14 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : IDisposa
     [InlineData(3)]
     public async Task A_node_gone_past_the_timeout_gets_its_replica_replaced_on_the_spare_node_with_a_full_copy(int replicas)
     {
-        await using var cluster = await StrataCluster.EtcdAsync(replicas + 1, _log, controlArguments: ["--replica-replace-seconds", "3"]);
-        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        await using var cluster = await StrataCluster.EtcdAsync(replicas + 1, Log, controlArguments: ["--replica-replace-seconds", "3"]);
+        var rig = new ReplicatedVolumeRig(cluster, Scratch, Log);
         var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas, pools: replicas + 1);
         string targetNode = Field(volume, "spec.targetNode")!;
         var before = Replicas(volume);
         var victim = before.First(r => r.Node != targetNode);
         string spare = Enumerable.Range(0, cluster.NodeCount).Select(NodeName).Single(n => before.All(r => r.Node != n));
-        _log($"replicas on {string.Join(", ", before.Select(r => r.Node))}; target on {targetNode}; {victim.Node} goes, {spare} is the spare");
+        Log($"replicas on {string.Join(", ", before.Select(r => r.Node))}; target on {targetNode}; {victim.Node} goes, {spare} is the spare");
 
         await using var nbd = await rig.AttachAsync(portal, iqn);
         await using var client = await nbd.ConnectAsync();
@@ -49,23 +43,23 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : IDisposa
         await cluster.KillNodeAsync(Index(victim.Node));
 
         await cluster.WaitForAsync("pv", items => Replicas(items[0]) is var now && now.Count == replicas
-            && now.All(r => r.Node != victim.Node) && now.Any(r => r.Node == spare), s_timeout, $"{victim.Name} replaced on {spare}");
+            && now.All(r => r.Node != victim.Node) && now.Any(r => r.Node == spare), StepTimeout, $"{victim.Name} replaced on {spare}");
         string added = Replicas((await cluster.ListAsync("pv"))[0]).Single(r => r.Node == spare).Name;
         await cluster.WaitForAsync("cvr", items => items.Count == replicas && items.All(r => Field(r, "status.phase") == "Healthy"),
-            s_timeout, $"{replicas} replicas, all Healthy ({added} rebuilt)");
+            StepTimeout, $"{replicas} replicas, all Healthy ({added} rebuilt)");
         long acknowledgedAfter = verifier.Acknowledged;
-        await Wait.UntilAsync(() => verifier.Acknowledged > acknowledgedAfter + 200, s_timeout, "writes to go on after the rebuild");
+        await Wait.UntilAsync(() => verifier.Acknowledged > acknowledgedAfter + 200, StepTimeout, "writes to go on after the rebuild");
         await stop.CancelAsync();
         var during = await run;
-        _log($"during the replacement: {during}");
+        Log($"during the replacement: {during}");
         Assert.True(during.Failed == 0 && during.FlushesFailed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
 
         var cvrs = await cluster.ListAsync("cvr");
         Assert.Equal(Replicas((await cluster.ListAsync("pv"))[0]).Select(r => r.Name).Order(), cvrs.Select(r => Field(r, "metadata.name")!).Order());
         var rebuilt = await cluster.GetAsync("cvr", added);
-        _log($"{added}: last rebuild {Field(rebuilt, "status.sync.lastRebuild")}");
+        Log($"{added}: last rebuild {Field(rebuilt, "status.sync.lastRebuild")}");
         Assert.Equal("True", Field(rebuilt, "status.sync.lastRebuild.full"), ignoreCase: true);
-        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas && Field(items[0], "status.state") == "Healthy", s_timeout,
+        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas && Field(items[0], "status.state") == "Healthy", StepTimeout,
             $"the volume Healthy with {replicas} replicas in sync");
         var described = await cluster.CliCheckedAsync("describe", "pv", Field(volume, "metadata.name")!);
         Assert.Contains("ReplicaReplaced", described.Stdout, StringComparison.Ordinal);
@@ -75,7 +69,7 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : IDisposa
         // The node comes back: no replica of its pool names the volume any more, so it deletes the old copy.
         string pv = Field(volume, "metadata.name")!;
         cluster.StartNode(Index(victim.Node));
-        await Wait.UntilAsync(() => cluster.NodeOutput(Index(victim.Node)).Contains($"volume {pv} deleted", StringComparison.Ordinal), s_timeout,
+        await Wait.UntilAsync(() => cluster.NodeOutput(Index(victim.Node)).Contains($"volume {pv} deleted", StringComparison.Ordinal), StepTimeout,
             $"{victim.Node} to delete the replaced replica's volume from {victim.Pool}");
         await cluster.WaitForNodesReadyAsync();
         Assert.Equal(replicas, (await cluster.ListAsync("cvr")).Count);

@@ -13,14 +13,8 @@ namespace Strata.EndToEnd.Tests;
 /// per replica; the verifier (Harness/BlockVerifier, proven against tgt in VerifierTests) writes through qemu-nbd
 /// (libiscsi) to the volume's iSCSI target and reads every block back after each fault.
 /// </summary>
-public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposable
+public sealed class ReplicationFaultTests(ITestOutputHelper output) : ReplicationTestBase(output, "replication")
 {
-    private static readonly TimeSpan s_timeout = ReplicatedVolumeRig.StepTimeout;
-    private readonly Action<string> _log = new TestLog(output).Line;
-    private readonly Scratch _scratch = new("replication");
-
-    public void Dispose() => _scratch.Dispose();
-
     /// <summary>
     /// Scenario 1: kill -9 of a replica's node during writes. No write fails at the initiator; the node comes back and
     /// its replica catches up with what it missed (bytes copied at most twice the bytes written meanwhile, plus 1 MiB),
@@ -49,9 +43,9 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         // To cut a node off, it runs in a network namespace of its own. Node 1 (the roomiest pool, so the target's
         // node) stays on loopback beside the initiator; the others are isolated, and node 2 is the one cut.
         await using var cluster = cut
-            ? await StrataCluster.EtcdAsync(replicas, _log, nodeArguments: i => i == 0 ? ["--sparse-size", "8Gi"] : [], isolatedNodes: [.. Enumerable.Range(1, replicas - 1)])
-            : await StrataCluster.EtcdAsync(replicas, _log);
-        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+            ? await StrataCluster.EtcdAsync(replicas, Log, nodeArguments: i => i == 0 ? ["--sparse-size", "8Gi"] : [], isolatedNodes: [.. Enumerable.Range(1, replicas - 1)])
+            : await StrataCluster.EtcdAsync(replicas, Log);
+        var rig = new ReplicatedVolumeRig(cluster, Scratch, Log);
         var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas);
         string targetNode = Field(volume, "spec.targetNode")!;
         var replicaNodes = volume["spec"]!["replicas"]!.AsArray().Select(r => (string)r!["node"]!).ToList();
@@ -71,23 +65,23 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         else
             await cluster.KillNodeAsync(Index(victim));
         long bytesAtKill = verifier.BytesWritten;
-        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, s_timeout, $"{victimReplica} out of the in-sync set");
-        await Wait.UntilAsync(() => verifier.BytesWritten > bytesAtKill + (8 << 20), s_timeout, "8 MiB written while the replica is away");
+        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, StepTimeout, $"{victimReplica} out of the in-sync set");
+        await Wait.UntilAsync(() => verifier.BytesWritten > bytesAtKill + (8 << 20), StepTimeout, "8 MiB written while the replica is away");
         if (cut)
             await cluster.HealNodeAsync(Index(victim));
         else
             cluster.StartNode(Index(victim));
-        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas, s_timeout, $"{victimReplica} back in the in-sync set");
+        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas, StepTimeout, $"{victimReplica} back in the in-sync set");
         long writtenWhileAway = verifier.BytesWritten - bytesAtKill;
         await stop.CancelAsync();
         var during = await run;
-        _log($"during the fault: {during}");
+        Log($"during the fault: {during}");
         Assert.True(during.Failed == 0 && during.FlushesFailed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
 
-        await cluster.WaitForAsync("cvr", items => items.All(r => Field(r, "status.phase") == "Healthy"), s_timeout, "every replica Healthy");
+        await cluster.WaitForAsync("cvr", items => items.All(r => Field(r, "status.phase") == "Healthy"), StepTimeout, "every replica Healthy");
         var rebuilt = await cluster.GetAsync("cvr", victimReplica);
         long copied = Long(rebuilt, "status.sync.lastRebuild.bytesCopied");
-        _log($"{victimReplica}: {copied} bytes copied to catch up with {writtenWhileAway} bytes written while away");
+        Log($"{victimReplica}: {copied} bytes copied to catch up with {writtenWhileAway} bytes written while away");
         Assert.Equal("False", Field(rebuilt, "status.sync.lastRebuild.full") ?? "False", ignoreCase: true);
         Assert.True(copied <= 2 * writtenWhileAway + (1 << 20), $"copied {copied} bytes for {writtenWhileAway} written while away");
         await rig.VerifyCleanAsync(verifier, client, "after the replica rejoined");
@@ -100,7 +94,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             await nbd.DisposeAsync();
             await cluster.KillNodeAsync(Index(second));
             await cluster.WaitForAsync("pv", items => Field(items[0], "spec.targetNode") != targetNode && Field(items[0], "status.state") == "Degraded"
-                && Field(items[0], "spec.iscsi.targetPortal") != portal, s_timeout, "the target to move to the surviving replica's node");
+                && Field(items[0], "spec.iscsi.targetPortal") != portal, StepTimeout, "the target to move to the surviving replica's node");
             var moved = (await cluster.ListAsync("pv"))[0];
             nbd = await rig.AttachAsync(Field(moved, "spec.iscsi.targetPortal")!, iqn);
             client = await nbd.ConnectAsync();
@@ -111,7 +105,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             await cluster.KillNodeAsync(Index(second));
             var after = await more;
             Assert.True(after.Failed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
-            await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, s_timeout, "the second replica out of the set");
+            await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas - 1, StepTimeout, "the second replica out of the set");
         }
 
         await rig.VerifyCleanAsync(verifier, client, $"after {second} was killed");
@@ -130,8 +124,8 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
     [InlineData(3)]
     public async Task A_frozen_target_is_replaced_on_another_node_and_can_never_write_again(int replicas)
     {
-        await using var cluster = await StrataCluster.EtcdAsync(replicas, _log);
-        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        await using var cluster = await StrataCluster.EtcdAsync(replicas, Log);
+        var rig = new ReplicatedVolumeRig(cluster, Scratch, Log);
         var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas);
         string targetNode = Field(volume, "spec.targetNode")!;
         long epoch = Long(volume, "status.epoch");
@@ -145,10 +139,10 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         try
         {
             await cluster.WaitForAsync("pv", items => Field(items[0], "spec.targetNode") != targetNode && Long(items[0], "status.epoch") > epoch
-                && Field(items[0], "status.state") is "Degraded" or "Healthy" && Field(items[0], "spec.iscsi.targetPortal") != portal, s_timeout,
+                && Field(items[0], "status.state") is "Degraded" or "Healthy" && Field(items[0], "spec.iscsi.targetPortal") != portal, StepTimeout,
                 "the target to come up on another node with a new epoch");
             var moved = (await cluster.ListAsync("pv"))[0];
-            _log($"target moved from {targetNode} to {Field(moved, "spec.targetNode")} at epoch {Field(moved, "status.epoch")}");
+            Log($"target moved from {targetNode} to {Field(moved, "spec.targetNode")} at epoch {Field(moved, "status.epoch")}");
 
             // The writes stuck on the frozen target are abandoned (their outcome unknown, as after any crash).
             await stop.CancelAsync();
@@ -166,9 +160,9 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
             new Random(5).NextBytes(garbage);
             var rogueAttempt = RogueWriteAsync(oldNbd, garbage);
             await Wait.UntilAsync(() => cluster.NodeOutput(Index(targetNode)).Contains("fenced", StringComparison.Ordinal)
-                || cluster.NodeOutput(Index(targetNode)).Contains("stopped serving", StringComparison.Ordinal), s_timeout, "the old target to be fenced or stopped");
+                || cluster.NodeOutput(Index(targetNode)).Contains("stopped serving", StringComparison.Ordinal), StepTimeout, "the old target to be fenced or stopped");
             string outcome = await rogueAttempt;
-            _log($"the old target's write: {outcome}");
+            Log($"the old target's write: {outcome}");
             Assert.NotEqual("acknowledged", outcome);
             await rig.VerifyCleanAsync(verifier, client, "after the old target woke up and tried to write");
         }
@@ -190,8 +184,8 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
     public async Task A_replica_whose_pool_fills_up_leaves_the_set_with_the_reason_shown_and_nothing_is_lost(int replicas)
     {
         const int small = 1;
-        await using var cluster = await StrataCluster.EtcdAsync(replicas, _log, nodeArguments: i => ["--sparse-size", i == small ? "96Mi" : "2Gi"]);
-        var rig = new ReplicatedVolumeRig(cluster, _scratch, _log);
+        await using var cluster = await StrataCluster.EtcdAsync(replicas, Log, nodeArguments: i => ["--sparse-size", i == small ? "96Mi" : "2Gi"]);
+        var rig = new ReplicatedVolumeRig(cluster, Scratch, Log);
         var (volume, portal, iqn) = await rig.MakeVolumeAsync(replicas, size: "512Mi", overProvisioning: true);
         Assert.NotEqual(NodeName(small), Field(volume, "spec.targetNode"));
         string full = Replicas(volume).Single(r => r.Node == NodeName(small)).Name;
@@ -201,16 +195,16 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : IDisposabl
         var verifier = new BlockVerifier(client.Size, seed: 50 + replicas);
         using var stop = new CancellationTokenSource();
         var run = verifier.RunWritesAsync(client, new WriteLoad { Writes = 200_000, Depth = 16 }, stop.Token);
-        await cluster.WaitForAsync("pv", items => !InSync(items[0]).Contains(full) || run.IsCompleted, s_timeout, $"{full} out of the in-sync set as its pool fills");
+        await cluster.WaitForAsync("pv", items => !InSync(items[0]).Contains(full) || run.IsCompleted, StepTimeout, $"{full} out of the in-sync set as its pool fills");
         await stop.CancelAsync();
         var result = await run;
-        _log($"writes: {result}");
+        Log($"writes: {result}");
         Assert.True(result.Failed == 0 && result.FlushesFailed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
         Assert.DoesNotContain(full, InSync((await cluster.ListAsync("pv"))[0]));
 
         await cluster.WaitForAsync("cvr", items => items.Any(r => Field(r, "metadata.name") == full && Field(r, "status.phase") == "Degraded"
-            && (Field(r, "status.sync.lastError") ?? "").Contains("full", StringComparison.Ordinal)), s_timeout, $"{full} Degraded, its pool said full");
-        await cluster.WaitForAsync("pv", items => Field(items[0], "status.state") == "Degraded", s_timeout, "the volume Degraded");
+            && (Field(r, "status.sync.lastError") ?? "").Contains("full", StringComparison.Ordinal)), StepTimeout, $"{full} Degraded, its pool said full");
+        await cluster.WaitForAsync("pv", items => Field(items[0], "status.state") == "Degraded", StepTimeout, "the volume Degraded");
         var describe = await cluster.CliCheckedAsync("describe", "pv", Field(volume, "metadata.name")!);
         Assert.Contains("full", describe.Stdout, StringComparison.Ordinal);
         await rig.VerifyCleanAsync(verifier, client, "after the replica's pool filled up");
