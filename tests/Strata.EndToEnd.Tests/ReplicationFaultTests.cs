@@ -19,7 +19,9 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : Replicatio
     /// Scenario 1: kill -9 of a replica's node during writes. No write fails at the initiator; the node comes back and
     /// its replica catches up with what it missed (bytes copied at most twice the bytes written meanwhile, plus 1 MiB),
     /// rejoins, and the whole volume verifies. Then another replica's node is killed (with two replicas that is the
-    /// target's: the target moves to the survivor, which is the only copy read from then on): still nothing lost.
+    /// target's: the target moves to the survivor, which is the only copy read from then on): still nothing lost. That
+    /// node comes back too, and once its replica has caught up every replica holds the same bytes (compared block for
+    /// block with every node stopped).
     /// </summary>
     [Theory]
     [InlineData(2)]
@@ -109,8 +111,17 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : Replicatio
         }
 
         await rig.VerifyCleanAsync(verifier, client, $"after {second} was killed");
+
+        // More writes, then the second node comes back: its replica catches up, and every replica holds the same bytes.
+        var last = await verifier.RunWritesAsync(client, new WriteLoad { Writes = 2000, Depth = 16 });
+        Assert.True(last.Failed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
+        cluster.StartNode(Index(second));
+        await cluster.WaitForAsync("pv", items => InSync(items[0]).Count == replicas && Field(items[0], "status.state") == "Healthy",
+            StepTimeout, $"{second}'s replica back in the in-sync set");
+        await rig.VerifyCleanAsync(verifier, client, $"after {second} came back");
         await client.DisposeAsync();
         await nbd.DisposeAsync();
+        await rig.AssertReplicasIdenticalAsync(volume);
     }
 
     /// <summary>

@@ -44,6 +44,19 @@ internal sealed class ReplicaMember(string name, long grains)
     /// <summary>Grains this replica may not hold as the in-sync ones do; a rebuild copies exactly these.</summary>
     public SparseBitmap Missing { get; } = new(grains);
 
+    /// <summary>
+    /// Grains a rebuild copied to it since its last flush (and those of a flush under way): they count as copied only
+    /// once flushed, and go back to <see cref="Missing"/> when the next rebuild starts. Swapped and read under <see cref="CopyLock"/>.
+    /// </summary>
+    public SparseBitmap CopiedUnflushed { get; set; } = new(grains);
+
+    public SparseBitmap? CopiesFlushing { get; set; }
+
+    public Lock CopyLock { get; } = new();
+
+    /// <summary>Bytes copied since the rebuild last flushed this replica (or started a flush).</summary>
+    public long CopiedSinceFlush;
+
     /// <summary>Set when nothing is known of what it lacks (a new replica, or one whose history was lost): every grain.</summary>
     public bool NeedsFullCopy { get; set; }
 

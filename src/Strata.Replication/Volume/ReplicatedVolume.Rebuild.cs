@@ -228,6 +228,7 @@ public sealed partial class ReplicatedVolume
         try
         {
             await enabling.WaitAsync(ct).ConfigureAwait(false);
+            RecopyUnflushed(member);
             member.RebuildFull = member.NeedsFullCopy;
             Interlocked.Exchange(ref member.RebuildGrainsTotal, member.Missing.Count());
             Interlocked.Exchange(ref member.RebuildGrainsDone, 0);
@@ -268,8 +269,7 @@ public sealed partial class ReplicatedVolume
                 await Task.WhenAll(workers).ConfigureAwait(false);
             }
 
-            var device = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");
-            await device.FlushAsync(ct).ConfigureAwait(false);
+            await FlushCopiesAsync(member, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -347,8 +347,64 @@ public sealed partial class ReplicatedVolume
             }
         }
 
+        lock (member.CopyLock)
+        {
+            member.CopiedUnflushed.Set(firstGrain, grains);
+        }
+
         Interlocked.Add(ref member.RebuildGrainsDone, grains);
+        if (Interlocked.Add(ref member.CopiedSinceFlush, (end - lba) * BlockSize) >= _options.RebuildFlushBytes)
+        {
+            await FlushCopiesAsync(member, ct).ConfigureAwait(false);
+        }
+
         await ThrottleAsync(member, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Flushes <paramref name="member"/>: the grains copied to it before now become durable there, so a failure after
+    /// this does not copy them again. One flush at a time; a copy that crosses the threshold while one runs goes on.
+    /// </summary>
+    private async Task FlushCopiesAsync(ReplicaMember member, CancellationToken ct)
+    {
+        SparseBitmap flushing;
+        lock (member.CopyLock)
+        {
+            if (member.CopiesFlushing is not null)
+            {
+                return;
+            }
+
+            flushing = member.CopiedUnflushed;
+            member.CopiesFlushing = flushing;
+            member.CopiedUnflushed = new SparseBitmap(Grains);
+            Interlocked.Exchange(ref member.CopiedSinceFlush, 0);
+        }
+
+        var device = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");
+        await device.FlushAsync(ct).ConfigureAwait(false);
+        lock (member.CopyLock)
+        {
+            // Only on success: after a failed flush the grains stay recorded, for the next rebuild to copy again.
+            member.CopiesFlushing = null;
+        }
+    }
+
+    /// <summary>What the last rebuild copied without a flush after it may be gone (the replica failed since): missing again.</summary>
+    private static void RecopyUnflushed(ReplicaMember member)
+    {
+        lock (member.CopyLock)
+        {
+            member.Missing.Union(member.CopiedUnflushed);
+            if (member.CopiesFlushing is { } flushing)
+            {
+                member.Missing.Union(flushing);
+            }
+
+            member.CopiedUnflushed.Reset();
+            member.CopiesFlushing = null;
+            Interlocked.Exchange(ref member.CopiedSinceFlush, 0);
+        }
     }
 
     private async ValueTask<ReplicaMember> SourceForAsync(ReplicaMember member, CancellationToken ct)

@@ -44,6 +44,12 @@ public sealed class ReplicatedVolumeOptions
     /// <summary>Copies of a rebuild in flight at once.</summary>
     public int RebuildDepth { get; init; } = 4;
 
+    /// <summary>
+    /// A rebuild flushes the replica it copies to after this many bytes: what it copied before the flush is durable
+    /// there and is not copied again if the replica fails; what it copied since is (its node may have lost it).
+    /// </summary>
+    public long RebuildFlushBytes { get; init; } = 64L << 20;
+
     /// <summary>How often a replica that could not be opened is tried again (doubling up to 8 times this).</summary>
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 

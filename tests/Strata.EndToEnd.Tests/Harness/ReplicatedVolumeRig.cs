@@ -44,6 +44,50 @@ public sealed class ReplicatedVolumeRig(StrataCluster cluster, Scratch scratch, 
         return run;
     }
 
+    /// <summary>
+    /// Every replica of <paramref name="volume"/> holds the same bytes: with every node stopped (SIGTERM: the target
+    /// flushes and closes), each replica's pool volume is served from its node's pool files by `strata iscsi serve`
+    /// and `qemu-img compare` reads the first against each other one, block for block.
+    /// </summary>
+    public async Task AssertReplicasIdenticalAsync(JsonNode volume)
+    {
+        for (int i = 0; i < cluster.NodeCount; i++)
+            if (cluster.IsNodeRunning(i)) await cluster.StopNodeAsync(i);
+
+        string pv = Field(volume, "metadata.name")!;
+        var served = new List<(string Replica, string Url, BackgroundProcess Process)>();
+        try
+        {
+            foreach (var (name, node, pool) in Replicas(volume))
+            {
+                string vdevs = string.Join(',', Directory.GetFiles(Path.Combine(cluster.DataDirectory, node, "pools", pool), "vdev-*.img").Order(StringComparer.Ordinal));
+                int port = Ports.Free();
+                string iqn = $"iqn.2026-11.io.strata:compare-{served.Count}";
+                var process = Tool.Start($"strata iscsi serve {name}", Repo.StrataExe,
+                    ["iscsi", "serve", "--pool", vdevs, "--volume", pv, "--portal", $"127.0.0.1:{port}", "--iqn", iqn], log: log);
+                served.Add((name, $"iscsi://127.0.0.1:{port}/{iqn}/0", process));
+                await Wait.UntilAsync(async () => process.HasExited || await Ports.CanConnectAsync("127.0.0.1", port), StepTimeout, $"{name} served for comparison", process.Describe);
+                Assert.False(process.HasExited, process.Describe());
+            }
+
+            foreach (var other in served.Skip(1))
+            {
+                var compare = await Tool.RunAsync("qemu-img", ["compare", "-f", "raw", "-F", "raw", served[0].Url, other.Url], TimeSpan.FromMinutes(5), log: log);
+                log(compare.Stdout.Trim());
+                Assert.True(compare.ExitCode == 0, $"replicas {served[0].Replica} and {other.Replica} differ:\n{compare.Describe()}");
+            }
+        }
+        finally
+        {
+            foreach (var (_, _, process) in served)
+            {
+                process.Signal(Libc.SIGTERM);
+                await process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+                await process.DisposeAsync();
+            }
+        }
+    }
+
     public async Task<QemuNbd> AttachAsync(string portal, string iqn) =>
         await QemuNbd.StartAsync($"iscsi://{portal}/{iqn}/0", scratch.File($"nbd-{++_sockets}.sock"), log);
 

@@ -159,6 +159,8 @@ public sealed class StrataCluster : IAsyncDisposable
         await (_nodes[index] ?? throw new InvalidOperationException("not running")).KillAsync();
     }
 
+    public bool IsNodeRunning(int index) => _nodes[index] is { HasExited: false };
+
     /// <summary>What node <paramref name="index"/>'s process printed so far (stderr lines prefixed with "!").</summary>
     public string NodeOutput(int index) => _nodes[index]?.Output ?? "";
 

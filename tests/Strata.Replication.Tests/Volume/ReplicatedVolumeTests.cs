@@ -412,4 +412,43 @@ public sealed partial class ReplicatedVolumeTests : IAsyncLifetime
         Assert.Null(volume.Replicas.Single(r => r.Name == "r1").Rebuild);
         _rig.AssertReplicasIdentical();
     }
+
+    /// <summary>
+    /// A rebuilding replica that fails halfway and comes back copies only what it still misses: what the rebuild
+    /// copied and flushed there before the failure is not copied again.
+    /// </summary>
+    [Fact]
+    public async Task A_rebuild_interrupted_by_the_replica_failing_resumes_where_it_stopped()
+    {
+        _rig = new VolumeRig(2, blockCount: 4096);
+        var volume = await _rig.OpenAsync(o => new ReplicatedVolumeOptions
+        {
+            VolumeId = o.VolumeId, Epoch = o.Epoch, Replicas = o.Replicas, InSync = o.InSync, Log = o.Log,
+            RebuildBytesPerSecond = 4 << 20, RebuildChunkBytes = 64 << 10, RebuildFlushBytes = 256 << 10,
+        });
+        _rig[1].Kill();
+        for (int lba = 0; lba < 4096; lba += 64)
+        {
+            await volume.WriteAsync(lba, Pattern(lba, 64, 1), WriteFlags.None);
+        }
+
+        await volume.FlushAsync();
+
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.InSync.Count == 1, "r1 out of the set");
+        const long missed = 4096L * Block;
+        long before = _rig[1].BytesWritten;
+        _rig[1].Revive();
+        await VolumeRig.WaitUntilAsync(() => _rig[1].BytesWritten - before >= missed / 3, "a third of the rebuild done");
+        _rig[1].Kill();
+        long firstAttempt = _rig[1].BytesWritten - before;
+        await VolumeRig.WaitUntilAsync(() => volume.Replicas.Single(r => r.Name == "r1").Rebuild is null, "the rebuild to stop with the replica");
+
+        _rig[1].Revive();
+        await _rig.WaitAllInSyncAsync(volume);
+        long secondAttempt = _rig[1].BytesWritten - before - firstAttempt;
+        // At most what was copied after the last flush before the failure (256 KiB and the copies in flight) again.
+        Assert.True(secondAttempt <= missed - firstAttempt + (512 << 10),
+            $"the second attempt copied {secondAttempt} bytes; {firstAttempt} of {missed} were copied before the failure");
+        _rig.AssertReplicasIdentical();
+    }
 }
