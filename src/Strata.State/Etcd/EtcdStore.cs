@@ -76,6 +76,12 @@ public sealed class EtcdStore : IStore
             await store.DisposeAsync().ConfigureAwait(false);
             throw new StoreException($"{description} is unreachable: {e.Status.StatusCode}: {e.Status.Detail}", e);
         }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            // The deadline can also surface as a cancellation (grpc-dotnet, when it fires while the call still connects).
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw new StoreException($"{description} is unreachable: no answer within {options.ConnectTimeout.TotalSeconds:0.#} s", e);
+        }
         catch
         {
             await store.DisposeAsync().ConfigureAwait(false);
@@ -441,6 +447,11 @@ public sealed class EtcdStore : IStore
         catch (RpcException e)
         {
             throw new OperationCanceledException("cancelled", e, ct);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested && _disposed == 0)
+        {
+            // The request deadline, surfacing as a cancellation: a store that did not answer, not a caller that gave up.
+            throw new StoreException($"{Description}: no answer within {_options.RequestTimeout.TotalSeconds:0.#} s", e);
         }
     }
 
