@@ -5,9 +5,10 @@ namespace Strata.EndToEnd.Tests.Harness;
 /// <summary>
 /// Puts chosen nodes of a <see cref="StrataCluster"/> each in a network namespace of its own, linked to the root
 /// namespace by a veth pair whose root end the test can take down (<see cref="CutAsync"/>) and up again
-/// (<see cref="HealAsync"/>): a node cut off from the network, its process running on. The control plane listens
-/// on an address added to the root namespace's loopback (<see cref="ControlAddress"/>), which every node reaches:
-/// the others on loopback, an isolated one through its link. Only loopback and these namespaces carry traffic.
+/// (<see cref="HealAsync"/>): a node cut off from the network, its process running on. The control plane and the
+/// nodes not isolated listen on an address added to the root namespace's loopback (<see cref="RootAddress"/>), which
+/// every namespace reaches (an isolated node through its link): a target that moved to an isolated node reaches the
+/// replicas of the others. Only loopback and these namespaces carry traffic.
 /// </summary>
 public sealed class NodeNetwork : IAsyncDisposable
 {
@@ -22,8 +23,8 @@ public sealed class NodeNetwork : IAsyncDisposable
         _log = log;
     }
 
-    /// <summary>Where the control plane listens: 10.N.0.1 on the root namespace's loopback.</summary>
-    public string ControlAddress => $"10.{_net}.0.1";
+    /// <summary>Where the control plane and the nodes not isolated listen: 10.N.0.1 on the root namespace's loopback.</summary>
+    public string RootAddress => $"10.{_net}.0.1";
 
     /// <summary>A random 10.N.0.0/16 that no interface of this machine uses yet (other runs may hold others).</summary>
     public static async Task<NodeNetwork> CreateAsync(Action<string> log)
@@ -40,7 +41,7 @@ public sealed class NodeNetwork : IAsyncDisposable
         var network = new NodeNetwork(net, log);
         try
         {
-            await network.RunAsync("ip", "addr", "add", network.ControlAddress + "/32", "dev", "lo");
+            await network.RunAsync("ip", "addr", "add", network.RootAddress + "/32", "dev", "lo");
             network._controlAddressAdded = true;
         }
         catch
@@ -53,8 +54,8 @@ public sealed class NodeNetwork : IAsyncDisposable
 
     public bool IsIsolated(int node) => _namespaces.ContainsKey(node);
 
-    /// <summary>The address node <paramref name="node"/> listens on: its end of the link when isolated, else loopback.</summary>
-    public string AddressOf(int node) => IsIsolated(node) ? $"10.{_net}.{node + 1}.2" : "127.0.0.1";
+    /// <summary>The address node <paramref name="node"/> listens on: its end of the link when isolated, else <see cref="RootAddress"/>.</summary>
+    public string AddressOf(int node) => IsIsolated(node) ? $"10.{_net}.{node + 1}.2" : RootAddress;
 
     private string RootEnd(int node) => $"sv{_net}r{node}";
 
@@ -99,6 +100,6 @@ public sealed class NodeNetwork : IAsyncDisposable
             if (!del.Succeeded) _log("could not delete a network namespace:\n" + del.Describe());
         }
         if (_controlAddressAdded)
-            await Tool.RunAsync("ip", ["addr", "del", ControlAddress + "/32", "dev", "lo"], TimeSpan.FromSeconds(10));
+            await Tool.RunAsync("ip", ["addr", "del", RootAddress + "/32", "dev", "lo"], TimeSpan.FromSeconds(10));
     }
 }

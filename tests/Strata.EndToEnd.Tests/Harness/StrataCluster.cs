@@ -46,7 +46,7 @@ public sealed class StrataCluster : IAsyncDisposable
 
     public string Server => $"http://{ControlHost}:{_apiPort}";
 
-    private string ControlHost => _network?.ControlAddress ?? "127.0.0.1";
+    private string ControlHost => _network?.RootAddress ?? "127.0.0.1";
 
     public int NodeCount => _nodes.Length;
 
