@@ -88,10 +88,12 @@ public sealed partial class ReplicatedVolume
                 string? mismatch = device is null ? null : volume.Mismatch(device);
                 if (!inSync || device is null || mismatch is not null)
                 {
-                    // Nothing tells what it lacks: not in the set, or in it but out of reach now (it may have lost
-                    // what its cache held, and the last target's in-flight writes are unknown): a full copy.
+                    // Nothing tells what it lacks yet: not in the set (a full copy), or in it but out of reach now
+                    // (it may have lost what its cache held, and the last target's in-flight writes are unknown):
+                    // the reachable replicas' write-intent regions may bound that (ReconcileAtOpenAsync).
                     member.NeedsFullCopy = true;
                     member.Missing.Set(0, volume.Grains);
+                    member.IntentUnread = inSync && device is null;
                 }
 
                 if (device is not null && mismatch is null)
@@ -111,6 +113,16 @@ public sealed partial class ReplicatedVolume
             }
 
             volume.Publish();
+        }
+
+        try
+        {
+            await volume.ReconcileAtOpenAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await volume.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
         options.Log($"volume {options.VolumeId}: opened at epoch {options.Epoch}: " + string.Join(", ", volume.Replicas.Select(r => $"{r.Name} {r.Role}{(r.Reason is null ? "" : $" ({r.Reason})")}")));
