@@ -145,9 +145,18 @@ public sealed class ReplicaServer : IAsyncDisposable
                 await Epochs.SetAsync(volumeId, epoch).ConfigureAwait(false);
             }
 
-            // Opened once per volume, under the gate: every session of the volume, TCP or local, shares it.
-            var intent = _intents.TryGetValue(volumeId, out var open) ? open
-                : _intents[volumeId] = WriteIntentLog.Open(IntentPathOf(volumeId), device.BlockSize, device.BlockCount, Options.IntentRegionBytes);
+            // Opened once per volume, under the gate: every session of the volume, TCP or local, shares it. A volume
+            // made again with another size under the same id gets it opened again (all set: it says nothing of it).
+            if (!_intents.TryGetValue(volumeId, out var intent) || !intent.Fits(device.BlockSize, device.BlockCount))
+            {
+                if (intent is not null)
+                {
+                    await intent.DisposeAsync().ConfigureAwait(false);
+                }
+
+                intent = _intents[volumeId] = WriteIntentLog.Open(IntentPathOf(volumeId), device.BlockSize, device.BlockCount, Options.IntentRegionBytes);
+            }
+
             var session = new FenceSession(fence, epoch);
             await fence.Accept(session).ConfigureAwait(false);
             return new HelloAdmission(session, device, intent, ReplicaStatus.Ok, null);

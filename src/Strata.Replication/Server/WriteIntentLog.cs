@@ -65,6 +65,8 @@ internal sealed class WriteIntentLog : IAsyncDisposable
     {
         _path = path;
         _file = file;
+        BlockSize = blockSize;
+        BlockCount = blockCount;
         _regionBlocks = Math.Max(1, regionBytes / blockSize);
         RegionBytes = _regionBlocks * blockSize;
         Regions = (blockCount + _regionBlocks - 1) / _regionBlocks;
@@ -77,6 +79,10 @@ internal sealed class WriteIntentLog : IAsyncDisposable
     }
 
     public int RegionBytes { get; }
+
+    public int BlockSize { get; }
+
+    public long BlockCount { get; }
 
     public long Regions { get; }
 
@@ -119,6 +125,9 @@ internal sealed class WriteIntentLog : IAsyncDisposable
         var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
         return new WriteIntentLog(path, file, blockSize, blockCount, regionBytes, bits);
     }
+
+    /// <summary>Whether the log was made for a device of this geometry.</summary>
+    public bool Fits(int blockSize, long blockCount) => blockSize == BlockSize && blockCount == BlockCount;
 
     /// <summary>
     /// Counts a change of [<paramref name="lba"/>, +<paramref name="blocks"/>) in flight; completes once the bits of

@@ -17,7 +17,10 @@ public sealed partial class ReplicatedVolume
     /// <summary>
     /// Opens every replica at <see cref="ReplicatedVolumeOptions.Epoch"/> and starts serving from the in-sync ones
     /// reachable within <see cref="ReplicatedVolumeOptions.OpenWait"/>; the others are taken out of the set and
-    /// rebuilt when they come back. Replicas not in the set at open get a full copy: nothing tells what they lack.
+    /// rebuilt when they come back. Before it returns, the reachable in-sync replicas are made identical where their
+    /// write-intent logs say the last target may have left them different, and in-sync replicas out of reach are given
+    /// those regions to catch up with (<see cref="ReconcileAtOpenAsync"/>). Replicas not in the set at open get a full
+    /// copy: nothing tells what they lack.
     /// </summary>
     /// <exception cref="BlockDeviceException">Unavailable: no in-sync replica could be opened; Fenced: a newer epoch reached one.</exception>
     public static async Task<ReplicatedVolume> OpenAsync(ReplicatedVolumeOptions options, IReplicaConnector connector, IMembershipStore store, CancellationToken ct = default)

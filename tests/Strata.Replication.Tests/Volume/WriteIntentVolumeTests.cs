@@ -98,7 +98,7 @@ public sealed class WriteIntentVolumeTests
         var log = new List<string>();
         ReplicatedVolumeOptions Options(long epoch) => new()
         {
-            VolumeId = "pvc-wi", Epoch = epoch, Replicas = ["a", "b"], InSync = ["a", "b"],
+            VolumeId = "pvc-wi", Epoch = epoch, Replicas = ["a", "b"], InSync = ["a", "b"], PreferredReplica = "b",
             ReconnectInterval = TimeSpan.FromMilliseconds(20), BackgroundFlushInterval = TimeSpan.FromHours(1),
             Log = m => { lock (log) { log.Add(m); } },
         };
@@ -119,11 +119,14 @@ public sealed class WriteIntentVolumeTests
             Assert.Equal(0, (await look.GetIntentAsync()).Set.Count());
         }
 
-        // The target at epoch 1 dies with a write in flight that reached b only (region 2).
+        // The target at epoch 1 dies with a write in flight that reached b only (region 2), and b's server restarts
+        // (its bitmap found set: it may have lost its cache). b is the preferred (local) replica, but a is the source.
         await using (var late = await ReplicaClient.ConnectAsync(b.EndPoint, "pvc-wi", 1))
         {
             await late.WriteAsync(2 * 256 + 10, Enumerable.Repeat((byte)0x77, 3 * Block).ToArray(), WriteFlags.Fua);
         }
+
+        await b.RestartAsync();
 
         store.Epoch = 2;
         await using var second = await ReplicatedVolume.OpenAsync(Options(2), new HostConnector(hosts, 2), store);
@@ -134,6 +137,43 @@ public sealed class WriteIntentVolumeTests
         Assert.True(backA.AsSpan().SequenceEqual(expected), "a, the source, differs from what was acknowledged");
         Assert.True(backB.AsSpan().SequenceEqual(backA), "b still differs from a");
         Assert.Contains(log, l => l.Contains("made identical over 256 grains", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task An_in_sync_replica_back_within_the_open_grace_is_made_identical_before_it_counts()
+    {
+        await using var rig = new VolumeRig(2);
+        var first = await rig.OpenAsync();
+        var writes = new RandomWrites(first, 1024, seed: 2);
+        await writes.WriteAsync(100);
+        await first.FlushAsync();
+        await first.DisposeAsync();
+
+        // r1's node crashed with a change of the dying target only it got; it is back a moment after r0 opened.
+        rig[1].ApplyInterrupted(300, Enumerable.Repeat((byte)0x5A, 2 * Block).ToArray());
+        rig[1].Kill();
+        long epoch = ++rig.Store.Epoch;
+        var connector = new ReviveAfterFirst(new DiskConnector(epoch, rig.Disks), rig[1]);
+        await using var second = await ReplicatedVolume.OpenAsync(rig.Options(epoch), connector, rig.Store);
+
+        Assert.All(second.Replicas, r => Assert.Equal(ReplicaRole.InSync, r.Role));
+        rig.AssertReplicasIdentical();
+        Assert.True(rig[1].Snapshot().AsSpan().SequenceEqual(writes.Expected), "r1 kept the change only it had");
+    }
+
+    /// <summary>Opens replicas as the inner connector does, and revives <paramref name="later"/> once another has opened.</summary>
+    private sealed class ReviveAfterFirst(IReplicaConnector inner, ReplicaDisk later) : IReplicaConnector
+    {
+        public async Task<IBlockDevice> ConnectAsync(string replica, CancellationToken ct)
+        {
+            var device = await inner.ConnectAsync(replica, ct);
+            if (replica != later.Name)
+            {
+                later.Revive();
+            }
+
+            return device;
+        }
     }
 
     private sealed class HostConnector(Dictionary<string, ReplicaHost> hosts, long epoch) : IReplicaConnector
