@@ -65,7 +65,9 @@ public sealed partial class ReplicatedVolume
 
                 // With writes pending, a flush bounds what a replica's crash can take; without, one now and then
                 // finds a replica that died while the volume was idle (its state shows it, not the next write).
-                if ((_unflushed.HasUnsealed || ++idleTicks >= 5) && _view.InSync.Length > 0)
+                // A flush already running (an initiator's, which may wait for the in-sync count) does the same work:
+                // the supervisor does not queue behind it, it has replicas to restore.
+                if ((_unflushed.HasUnsealed || ++idleTicks >= 5) && _view.InSync.Length > 0 && _flushGate.CurrentCount > 0)
                 {
                     idleTicks = 0;
                     try
