@@ -28,11 +28,7 @@ public sealed class WriteIntentVolumeTests
     public async Task Two_in_sync_replicas_left_different_by_an_interrupted_write_are_identical_after_a_new_target_opens()
     {
         await using var rig = new VolumeRig(2);
-        var first = await rig.OpenAsync();
-        var writes = new RandomWrites(first, 1024, seed: 1);
-        await writes.WriteAsync(100);
-        await first.FlushAsync();
-        await first.DisposeAsync();
+        var expected = await WrittenBySettledTargetAsync(rig, seed: 1);
 
         // The previous target died with a write in flight that reached r1 only: never acknowledged, so either
         // version may be read, but the replicas differ there.
@@ -42,7 +38,7 @@ public sealed class WriteIntentVolumeTests
 
         var second = await rig.OpenAsync();
         rig.AssertReplicasIdentical();
-        Assert.True(rig[0].Snapshot().AsSpan().SequenceEqual(writes.Expected), "r0 (the source) changed");
+        Assert.True(rig[0].Snapshot().AsSpan().SequenceEqual(expected), "r0 (the source) changed");
         Assert.All(second.Replicas, r => Assert.Equal(ReplicaRole.InSync, r.Role));
 
         // Only the unsettled region was copied, not the volume.
@@ -143,11 +139,7 @@ public sealed class WriteIntentVolumeTests
     public async Task An_in_sync_replica_back_within_the_open_grace_is_made_identical_before_it_counts()
     {
         await using var rig = new VolumeRig(2);
-        var first = await rig.OpenAsync();
-        var writes = new RandomWrites(first, 1024, seed: 2);
-        await writes.WriteAsync(100);
-        await first.FlushAsync();
-        await first.DisposeAsync();
+        var expected = await WrittenBySettledTargetAsync(rig, seed: 2);
 
         // r1's node crashed with a change of the dying target only it got; it is back a moment after r0 opened.
         rig[1].ApplyInterrupted(300, Enumerable.Repeat((byte)0x5A, 2 * Block).ToArray());
@@ -158,7 +150,18 @@ public sealed class WriteIntentVolumeTests
 
         Assert.All(second.Replicas, r => Assert.Equal(ReplicaRole.InSync, r.Role));
         rig.AssertReplicasIdentical();
-        Assert.True(rig[1].Snapshot().AsSpan().SequenceEqual(writes.Expected), "r1 kept the change only it had");
+        Assert.True(rig[1].Snapshot().AsSpan().SequenceEqual(expected), "r1 kept the change only it had");
+    }
+
+    /// <summary>A target that wrote 100 random writes, flushed (settling every region) and stopped; what it wrote.</summary>
+    private static async Task<byte[]> WrittenBySettledTargetAsync(VolumeRig rig, int seed)
+    {
+        var first = await rig.OpenAsync();
+        var writes = new RandomWrites(first, 1024, seed);
+        await writes.WriteAsync(100);
+        await first.FlushAsync();
+        await first.DisposeAsync();
+        return writes.Expected;
     }
 
     /// <summary>Opens replicas as the inner connector does, and revives <paramref name="later"/> once another has opened.</summary>
