@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Strata.Replication;
@@ -11,7 +10,7 @@ namespace Strata.Replication;
 /// the old one, and the directory fsynced, before <see cref="SetAsync"/> completes: a crash leaves the old epoch or
 /// the new one, never neither. A file that cannot be read as an epoch is an error, never epoch 0.
 /// </summary>
-public sealed partial class FileEpochStore : IEpochStore
+public sealed class FileEpochStore : IEpochStore
 {
     private const string Suffix = ".epoch";
 
@@ -51,17 +50,7 @@ public sealed partial class FileEpochStore : IEpochStore
     }
 
     /// <summary>The file that holds <paramref name="volumeId"/>'s epoch.</summary>
-    public string PathOf(string volumeId)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(volumeId);
-        bool plain = volumeId.Length <= 200 && volumeId[0] != '.' &&
-                     volumeId.AsSpan().IndexOfAnyExcept(PlainCharacters) < 0;
-        string name = plain ? volumeId : "~" + Convert.ToHexStringLower(Encoding.UTF8.GetBytes(volumeId));
-        return Path.Combine(Directory, name + Suffix);
-    }
-
-    private static readonly System.Buffers.SearchValues<char> PlainCharacters =
-        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    public string PathOf(string volumeId) => Path.Combine(Directory, VolumeFiles.NameOf(volumeId) + Suffix);
 
     private void WriteDurably(string path, long epoch)
     {
@@ -82,41 +71,6 @@ public sealed partial class FileEpochStore : IEpochStore
             throw;
         }
 
-        SyncDirectory(Directory);
+        VolumeFiles.SyncDirectory(Directory);
     }
-
-    /// <summary>fsync(2) of a directory, so a rename in it is durable (.NET cannot open a directory as a file).</summary>
-    private static void SyncDirectory(string directory)
-    {
-        int fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-        {
-            throw new IOException($"cannot open {directory} to fsync it: errno {Marshal.GetLastPInvokeError()}");
-        }
-
-        try
-        {
-            if (fsync(fd) != 0)
-            {
-                throw new IOException($"fsync of {directory} failed: errno {Marshal.GetLastPInvokeError()}");
-            }
-        }
-        finally
-        {
-            _ = close(fd);
-        }
-    }
-
-    private const int O_RDONLY = 0;
-    private const int O_DIRECTORY = 0x10000;
-    private const int O_CLOEXEC = 0x80000;
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

@@ -19,7 +19,7 @@ namespace Strata.Replication;
 /// Buffers go to the device as the caller gave them. A cancellation token is observed until the call reaches the
 /// device (as a client observes it until the request is sent); the device call then runs to its end.
 /// </remarks>
-public sealed class LocalReplica : IBlockDevice, IAllocationMap
+public sealed class LocalReplica : IBlockDevice, IAllocationMap, IWriteIntent
 {
     /// <summary>How long opening waits for older sessions' calls to drain, as a client waits for HelloOk.</summary>
     private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(15);
@@ -27,15 +27,17 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
     private readonly ReplicaServer _server;
     private readonly FenceSession _session;
     private readonly IBlockDevice _device;
+    private readonly WriteIntentLog _intent;
     private volatile string? _stopped;
     private int _disposed;
 
-    private LocalReplica(ReplicaServer server, string volumeId, FenceSession session, IBlockDevice device)
+    private LocalReplica(ReplicaServer server, string volumeId, FenceSession session, IBlockDevice device, WriteIntentLog intent)
     {
         _server = server;
         VolumeId = volumeId;
         _session = session;
         _device = device;
+        _intent = intent;
         BlockSize = device.BlockSize;
         BlockCount = device.BlockCount;
     }
@@ -72,13 +74,13 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
         }
 
         var admission = await hello.ConfigureAwait(false);
-        if (admission.Session is not { } session || admission.Device is not { } device)
+        if (admission.Session is not { } session || admission.Device is not { } device || admission.Intent is not { } intent)
         {
             throw new BlockDeviceException(admission.Status.ToErrorKind(),
                 $"the local replica server refused volume {volumeId} at epoch {epoch}: {admission.Message}");
         }
 
-        var local = new LocalReplica(server, volumeId, session, device);
+        var local = new LocalReplica(server, volumeId, session, device, intent);
         if (!server.TryTrack(local))
         {
             await session.Fence.LeaveAsync(session).ConfigureAwait(false);
@@ -101,9 +103,53 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
         Call(new Read(lba, buffer), ct);
 
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> data, WriteFlags flags, CancellationToken ct = default) =>
-        Call(new Write(lba, data, flags), ct);
+        Call(new Write(lba, data, flags, BlockSize), ct);
 
-    public ValueTask FlushAsync(CancellationToken ct = default) => Call(default(Flush), ct);
+    /// <summary>A flush, as the server runs one: its write-intent generation is taken first, and kept for Settle once it completed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        int generation = _intent.FlushStarting();
+        await Call(default(Flush), ct).ConfigureAwait(false);
+        _session.Flushed(generation);
+    }
+
+    /// <summary>The set regions of the volume's write-intent bitmap (the one the replica server keeps for every session).</summary>
+    public Task<WriteIntent> GetIntentAsync(CancellationToken ct = default)
+    {
+        if (Refusal(ct) is { } refused)
+        {
+            return Task.FromException<WriteIntent>(refused);
+        }
+
+        try
+        {
+            return Task.FromResult(_intent.ToIntent());
+        }
+        finally
+        {
+            _session.End();
+        }
+    }
+
+    /// <summary>Clears the regions settled by the last flush of this session that completed, as Settle does over TCP.</summary>
+    public ValueTask SettleAsync(CancellationToken ct = default)
+    {
+        if (Refusal(ct) is { } refused)
+        {
+            return ValueTask.FromException(refused);
+        }
+
+        try
+        {
+            _intent.Settle(_session.FlushedGeneration);
+            return ValueTask.CompletedTask;
+        }
+        finally
+        {
+            _session.End();
+        }
+    }
 
     public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken ct = default) =>
         Call(new Unmap(lba, blockCount), ct);
@@ -186,6 +232,52 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
             return ValueTask.FromException(refused);
         }
 
+        // A change in range is counted in its write-intent regions (whose bits are durable before it is applied);
+        // one out of range goes to the device, which refuses it.
+        long counted = call.Blocks > 0 && call.Lba >= 0 && call.Lba <= BlockCount - call.Blocks ? call.Blocks : 0;
+        if (counted > 0)
+        {
+            ValueTask persisting;
+            try
+            {
+                persisting = _intent.Begin(call.Lba, counted);
+            }
+            catch (Exception e)
+            {
+                persisting = ValueTask.FromException(e);
+            }
+
+            if (!persisting.IsCompletedSuccessfully)
+            {
+                return AfterIntentAsync(persisting, call, counted);
+            }
+        }
+
+        return Start(call, counted);
+    }
+
+    /// <summary>A change whose region bits are being written: it starts once they are durable.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AfterIntentAsync<TCall>(ValueTask persisting, TCall call, long counted)
+        where TCall : struct, IDeviceCall
+    {
+        try
+        {
+            await persisting.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Finish(call.Lba, counted);
+            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"{call.Name} at LBA {call.Lba} not applied: its write-intent bit could not be kept: {e.Message}", e);
+        }
+
+        await Start(call, counted).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the device call of an admitted call; <paramref name="counted"/> blocks of it are in flight in the write-intent log.</summary>
+    private ValueTask Start<TCall>(TCall call, long counted)
+        where TCall : struct, IDeviceCall
+    {
         ValueTask pending;
         try
         {
@@ -194,18 +286,18 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
         catch (Exception e) when (e is ArgumentException or BlockDeviceException)
         {
             // The device checks its arguments before it starts (a client checks the same before it sends).
-            _session.End();
+            Finish(call.Lba, counted);
             throw;
         }
         catch (Exception e)
         {
-            _session.End();
+            Finish(call.Lba, counted);
             return ValueTask.FromException(Failure(e, call.Name, call.Lba));
         }
 
         if (!pending.IsCompleted)
         {
-            return AwaitAsync(pending, call.Name, call.Lba);
+            return AwaitAsync(pending, call.Name, call.Lba, counted);
         }
 
         try
@@ -219,12 +311,19 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
         }
         finally
         {
-            _session.End();
+            Finish(call.Lba, counted);
         }
     }
 
+    /// <summary>A call ended: out of the write-intent log's in-flight count (when it was counted), then out of the fence.</summary>
+    private void Finish(long lba, long counted)
+    {
+        _intent.End(lba, counted);
+        _session.End();
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitAsync(ValueTask pending, string name, long lba)
+    private async ValueTask AwaitAsync(ValueTask pending, string name, long lba, long counted)
     {
         try
         {
@@ -236,7 +335,7 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
         }
         finally
         {
-            _session.End();
+            Finish(lba, counted);
         }
     }
 
@@ -294,12 +393,15 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
     private static BlockDeviceException BadExtent(long blocks, long count) =>
         new(BlockDeviceErrorKind.Medium, $"the allocation map answered {blocks} blocks, not 1-{count}");
 
-    /// <summary>One device call, as a value: what to start and how to name it in an error.</summary>
+    /// <summary>One device call, as a value: what to start, how to name it in an error, and the blocks it changes.</summary>
     private interface IDeviceCall
     {
         string Name { get; }
 
         long Lba { get; }
+
+        /// <summary>Blocks a Write or Unmap changes (counted in the write-intent log); 0 for the others.</summary>
+        long Blocks { get; }
 
         ValueTask Start(IBlockDevice device);
     }
@@ -308,12 +410,16 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
     {
         public string Name => nameof(Opcode.Read);
 
+        public long Blocks => 0;
+
         public ValueTask Start(IBlockDevice device) => device.ReadAsync(Lba, Buffer);
     }
 
-    private readonly record struct Write(long Lba, ReadOnlyMemory<byte> Data, WriteFlags Flags) : IDeviceCall
+    private readonly record struct Write(long Lba, ReadOnlyMemory<byte> Data, WriteFlags Flags, int BlockSize) : IDeviceCall
     {
         public string Name => nameof(Opcode.Write);
+
+        public long Blocks => Data.Length / BlockSize;
 
         public ValueTask Start(IBlockDevice device) => device.WriteAsync(Lba, Data, Flags);
     }
@@ -324,12 +430,16 @@ public sealed class LocalReplica : IBlockDevice, IAllocationMap
 
         public long Lba => 0;
 
+        public long Blocks => 0;
+
         public ValueTask Start(IBlockDevice device) => device.FlushAsync();
     }
 
     private readonly record struct Unmap(long Lba, long BlockCount) : IDeviceCall
     {
         public string Name => nameof(Opcode.Unmap);
+
+        public long Blocks => BlockCount;
 
         public ValueTask Start(IBlockDevice device) => device.UnmapAsync(Lba, BlockCount);
     }

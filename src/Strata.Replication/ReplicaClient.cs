@@ -19,14 +19,15 @@ namespace Strata.Replication;
 /// reconnect: make a new one), and so does a server that answers nothing for <see cref="ReplicaClientOptions.ReplyTimeout"/>
 /// while a request waits (a peer cut off answers nothing: TCP alone would wait for many minutes); once fenced by a newer epoch, every call fails with
 /// <see cref="BlockDeviceErrorKind.Fenced"/>. As an <see cref="IAllocationMap"/> it asks the replica which blocks
-/// are mapped (GetExtent), so a rebuild can skip what is deallocated.
+/// are mapped (GetExtent), so a rebuild can skip what is deallocated; as an <see cref="IWriteIntent"/> it reads and
+/// settles the replica's write-intent bitmap (GetIntent, Settle).
 /// </summary>
 /// <remarks>
 /// Requests larger than <see cref="FrameHeader.MaxPayload"/> are split. A cancellation token is observed until the
 /// request is sent; a request on the wire runs to its end. Every returned ValueTask must be awaited (that hands its
 /// slot back).
 /// </remarks>
-public sealed class ReplicaClient : IBlockDevice, IAllocationMap
+public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
 {
     public const int SlotBits = 16;
 
@@ -267,6 +268,48 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
     }
 
     /// <summary>
+    /// Reads the replica's write-intent bitmap: region 0 alone first (which tells the region size and count), then
+    /// the rest in pages of up to <see cref="IntentPayload.MaxRegionsPerAnswer"/> regions. Errors as for a Read.
+    /// </summary>
+    public async Task<WriteIntent> GetIntentAsync(CancellationToken ct = default)
+    {
+        var head = new byte[IntentPayload.LengthFor(1)];
+        await Submit(Opcode.GetIntent, FrameFlags.None, 0, 1, head, default, 0, ct).ConfigureAwait(false);
+        var prefix = IntentPayload.Parse(head);
+        var set = new Volume.SparseBitmap(prefix.Regions);
+        MarkRegions(set, 0, head.AsSpan(IntentPayload.PrefixLength), 1);
+        for (long first = 1; first < prefix.Regions;)
+        {
+            uint asked = (uint)Math.Min(prefix.Regions - first, Math.Min(IntentPayload.MaxRegionsPerAnswer, uint.MaxValue));
+            var page = new byte[IntentPayload.LengthFor(asked)];
+            await Submit(Opcode.GetIntent, FrameFlags.None, first, asked, page, default, 0, ct).ConfigureAwait(false);
+            MarkRegions(set, first, page.AsSpan(IntentPayload.PrefixLength), asked);
+            first += asked;
+        }
+
+        return new WriteIntent(prefix.RegionBytes, prefix.Regions, prefix.Recovered, set);
+    }
+
+    private static void MarkRegions(Volume.SparseBitmap set, long first, ReadOnlySpan<byte> bitmap, long count)
+    {
+        for (int i = 0; i < bitmap.Length; i++)
+        {
+            for (int bits = bitmap[i]; bits != 0; bits &= bits - 1)
+            {
+                long n = (i * 8L) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                if (n < count)
+                {
+                    set.Set(first + n, 1);
+                }
+            }
+        }
+    }
+
+    /// <summary>Settle: the last flush this connection saw complete had completed on every replica.</summary>
+    public ValueTask SettleAsync(CancellationToken ct = default) =>
+        Submit(Opcode.Settle, FrameFlags.None, 0, 0, default, default, 0, ct);
+
+    /// <summary>
     /// Says Goodbye: the requests in flight are answered (for up to 10 s), then the connection closes. Calls made
     /// after this fail with <see cref="ObjectDisposedException"/>.
     /// </summary>
@@ -503,6 +546,19 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap
             }
 
             throw new ReplicaProtocolException($"a response to request {header.RequestId}, which is not in flight");
+        }
+
+        if (header.Status == ReplicaStatus.Ok && request.Opcode == Opcode.GetIntent)
+        {
+            IntentPayload.Decode(payload, (ulong)request.Lba, request.BlockCount, header.RequestId);
+            if (payload.Length > request.ReadBuffer.Length)
+            {
+                throw new ReplicaProtocolException($"the response to GetIntent {header.RequestId} carries {payload.Length} bytes, more than the {request.ReadBuffer.Length} asked for");
+            }
+
+            payload.CopyTo(request.ReadBuffer.Span);
+            request.TryComplete(null);
+            return true;
         }
 
         if (header.Status == ReplicaStatus.Ok)

@@ -23,6 +23,7 @@ public sealed class ReplicaServer : IAsyncDisposable
     private readonly IPEndPoint _endpoint;
     private readonly Func<string, IBlockDevice?> _resolve;
     private readonly ConcurrentDictionary<string, VolumeFence> _fences = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WriteIntentLog> _intents = new(StringComparer.Ordinal);
     private readonly Dictionary<Socket, Task> _connections = [];
     private readonly HashSet<LocalReplica> _locals = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -40,6 +41,10 @@ public sealed class ReplicaServer : IAsyncDisposable
         _resolve = resolve;
         Epochs = epochs;
         Options = options ?? new ReplicaServerOptions();
+        if (Options.IntentDirectory is { } intents)
+        {
+            Directory.CreateDirectory(intents);
+        }
     }
 
     public ReplicaServerOptions Options { get; }
@@ -140,19 +145,35 @@ public sealed class ReplicaServer : IAsyncDisposable
                 await Epochs.SetAsync(volumeId, epoch).ConfigureAwait(false);
             }
 
+            // Opened once per volume, under the gate: every session of the volume, TCP or local, shares it. A volume
+            // made again with another size under the same id gets it opened again (all set: it says nothing of it).
+            if (!_intents.TryGetValue(volumeId, out var intent) || !intent.Fits(device.BlockSize, device.BlockCount))
+            {
+                if (intent is not null)
+                {
+                    await intent.DisposeAsync().ConfigureAwait(false);
+                }
+
+                intent = _intents[volumeId] = WriteIntentLog.Open(IntentPathOf(volumeId), device.BlockSize, device.BlockCount, Options.IntentRegionBytes);
+            }
+
             var session = new FenceSession(fence, epoch);
             await fence.Accept(session).ConfigureAwait(false);
-            return new HelloAdmission(session, device, ReplicaStatus.Ok, null);
+            return new HelloAdmission(session, device, intent, ReplicaStatus.Ok, null);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            return HelloAdmission.Refused(ReplicaStatus.Medium, $"the epoch of volume {volumeId} cannot be kept: {e.Message}");
+            return HelloAdmission.Refused(ReplicaStatus.Medium, $"the epoch or write-intent bitmap of volume {volumeId} cannot be kept: {e.Message}");
         }
         finally
         {
             fence.HelloGate.Release();
         }
     }
+
+    /// <summary>The file of <paramref name="volumeId"/>'s write-intent bitmap, or null when they are kept in memory.</summary>
+    public string? IntentPathOf(string volumeId) =>
+        Options.IntentDirectory is { } directory ? Path.Combine(directory, VolumeFiles.NameOf(volumeId) + ".intent") : null;
 
     /// <summary>Counts an in-process session among those <see cref="DisposeAsync"/> ends; false once the server stops.</summary>
     internal bool TryTrack(LocalReplica local)
@@ -340,6 +361,11 @@ public sealed class ReplicaServer : IAsyncDisposable
         }
 
         await Task.WhenAll(running).ConfigureAwait(false);
+        foreach (var intent in _intents.Values)
+        {
+            await intent.DisposeAsync().ConfigureAwait(false);
+        }
+
         _stopping.Dispose();
     }
 }

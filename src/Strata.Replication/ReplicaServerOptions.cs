@@ -12,5 +12,14 @@ public sealed class ReplicaServerOptions
     /// last response, so the client receives that response before the close, not a reset.</summary>
     public TimeSpan LingerOnClose { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Where each volume's write-intent bitmap is kept (<c>&lt;volume id&gt;.intent</c>), beside the epochs; null keeps
+    /// them in memory only, so a restart forgets them (tests, and servers without a data directory).
+    /// </summary>
+    public string? IntentDirectory { get; init; }
+
+    /// <summary>Bytes of one write-intent region (1 MiB; docs/replication.md, "The write-intent log").</summary>
+    public int IntentRegionBytes { get; init; } = Server.WriteIntentLog.DefaultRegionBytes;
+
     public Action<string> Log { get; init; } = _ => { };
 }

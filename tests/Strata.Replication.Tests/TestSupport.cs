@@ -50,6 +50,8 @@ public sealed class ReplicaHost : IAsyncDisposable
 
     public string EpochDirectory => _dir.File("epochs");
 
+    public string IntentDirectory => _dir.File("intent");
+
     public List<string> Log { get; } = [];
 
     public static ReplicaHost Start() => new();
@@ -85,6 +87,7 @@ public sealed class ReplicaHost : IAsyncDisposable
         new ReplicaServer(new IPEndPoint(IPAddress.Loopback, 0), id => _devices.GetValueOrDefault(id), new FileEpochStore(EpochDirectory),
             new ReplicaServerOptions
             {
+                IntentDirectory = IntentDirectory,
                 Log = m =>
                 {
                     lock (Log)

@@ -9,7 +9,8 @@ namespace Strata.Node.Hosting;
 /// <summary>
 /// This node's replica server (port 6060 by default): serves the volume replicas in its pools to their targets,
 /// wherever those run, at the epoch each target instance took (docs/replication-protocol.md). Epochs are kept under
-/// DATA/epochs, so a restart still refuses the targets it fenced before.
+/// DATA/epochs, so a restart still refuses the targets it fenced before, and each volume's write-intent bitmap under
+/// DATA/intent, so a target that takes the volume over after a crash knows which regions the replicas may differ in.
 /// </summary>
 internal sealed class ReplicaService(IPEndPoint listen, IPAddress? advertise, string dataDirectory, Action<string> log) : IAsyncDisposable
 {
@@ -22,7 +23,8 @@ internal sealed class ReplicaService(IPEndPoint listen, IPAddress? advertise, st
     public void Start()
     {
         _server = new ReplicaServer(listen, volume => _served.TryGetValue(volume, out var s) ? s.Volume : null,
-            new FileEpochStore(Path.Combine(dataDirectory, "epochs")), new ReplicaServerOptions { Log = log }).Start();
+            new FileEpochStore(Path.Combine(dataDirectory, "epochs")),
+            new ReplicaServerOptions { IntentDirectory = Path.Combine(dataDirectory, "intent"), Log = log }).Start();
         var local = _server.LocalEndPoint!;
         Endpoint = $"{advertise ?? Addresses.Reachable(local.Address)}:{local.Port}";
     }

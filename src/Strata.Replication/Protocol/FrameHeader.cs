@@ -9,18 +9,18 @@ namespace Strata.Replication.Protocol;
 /// <code>
 /// offset size  field           meaning
 ///   0     4    magic           0x50525453, the bytes "STRP"
-///   4     2    version         1 (a frame of another version is refused)
+///   4     2    version         2 (a frame of another version is refused)
 ///   6     1    opcode          Opcode: Hello 1, HelloOk 2, Read 3, Write 4, Flush 5, Unmap 6, Response 7, Goodbye 8,
-///                              GetExtent 9
+///                              GetExtent 9, GetIntent 10, Settle 11
 ///   7     1    flags/status    requests: FrameFlags (Write: bit 0 = FUA; every other bit, and every bit of other
 ///                              requests, must be 0); Response: ReplicaStatus (0 Ok, kind + 1 of a
 ///                              BlockDeviceErrorKind, 255 protocol error)
 ///   8     8    request id      chosen by the client, unique among its requests in flight; a Response and HelloOk
 ///                              carry the id of the request they answer
-///  16     8    lba             Read, Write, Unmap, GetExtent (a Response echoes its request's); 0 in Hello, Flush,
-///                              Goodbye
-///  24     4    block count     Read, Write, Unmap, GetExtent (its most blocks, at least 1; echoed likewise); 0 in
-///                              Hello, Flush, Goodbye
+///  16     8    lba             Read, Write, Unmap, GetExtent; GetIntent: its first region (a Response echoes its
+///                              request's); 0 in Hello, Flush, Goodbye, Settle
+///  24     4    block count     Read, Write, Unmap, GetExtent (its most blocks, at least 1); GetIntent: its most regions,
+///                              at least 1 (echoed likewise); 0 in Hello, Flush, Goodbye, Settle
 ///  28     4    payload length  bytes that follow the header, at most MaxPayload (8 MiB); Read, Flush, Unmap,
 ///                              GetExtent and Goodbye have none, a Write exactly block count * block size
 ///  32     4    payload CRC32C  of the payload (0 when there is none)
@@ -29,7 +29,7 @@ namespace Strata.Replication.Protocol;
 /// </code>
 /// Payloads: Hello = version u16, epoch u64 (at most 2^63 - 1), volume id UTF-8 (1-255 bytes, the rest of the
 /// payload); HelloOk = version u16, block size u32, block count u64; Write = the blocks; Response = the data of a
-/// Read or the <see cref="ExtentPayload"/> of a GetExtent when Ok, the error's message in UTF-8 otherwise.
+/// Read, the <see cref="ExtentPayload"/> of a GetExtent or the <see cref="IntentPayload"/> of a GetIntent when Ok, the error's message in UTF-8 otherwise.
 /// docs/replication-protocol.md has the exchange.
 /// </remarks>
 public readonly struct FrameHeader
@@ -39,7 +39,8 @@ public readonly struct FrameHeader
     /// <summary>"STRP" read as a little-endian u32.</summary>
     public const uint Magic = 0x50525453;
 
-    public const ushort CurrentVersion = 1;
+    /// <summary>2: GetIntent and Settle (the write-intent log) added to version 1; a peer of another version is refused.</summary>
+    public const ushort CurrentVersion = 2;
 
     /// <summary>The largest payload a frame may carry; a larger length is refused before any of it is read.</summary>
     public const int MaxPayload = 8 << 20;
@@ -175,12 +176,12 @@ public readonly struct FrameHeader
                 RequireNoFlags();
                 RequireNoPayload();
                 break;
-            case Opcode.GetExtent:
+            case Opcode.GetExtent or Opcode.GetIntent:
                 RequireNoFlags();
                 RequireNoPayload();
                 if (BlockCount == 0)
                 {
-                    throw Error("GetExtent asks about at least 1 block, not 0");
+                    throw Error($"{Opcode} asks about at least 1 {(Opcode == Opcode.GetExtent ? "block" : "region")}, not 0");
                 }
 
                 break;
@@ -191,7 +192,7 @@ public readonly struct FrameHeader
                 }
 
                 break;
-            case Opcode.Flush or Opcode.Goodbye:
+            case Opcode.Flush or Opcode.Goodbye or Opcode.Settle:
                 RequireNoFlags();
                 RequireNoAddress();
                 RequireNoPayload();

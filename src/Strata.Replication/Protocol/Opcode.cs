@@ -32,6 +32,18 @@ public enum Opcode : byte
     /// Response carries an <see cref="ExtentPayload"/>. A device that keeps no allocation map answers mapped, all of them.
     /// </summary>
     GetExtent = 9,
+
+    /// <summary>
+    /// Protocol 2: the write-intent regions from region <c>lba</c>, for at most <c>block count</c> (at least 1) regions:
+    /// the Response carries an <see cref="IntentPayload"/> and the bitmap.
+    /// </summary>
+    GetIntent = 10,
+
+    /// <summary>
+    /// Protocol 2: the target's flush that completed last on this connection had completed on every replica: the
+    /// server clears the write-intent regions that had no change in flight and none since that flush was received.
+    /// </summary>
+    Settle = 11,
 }
 
 /// <summary>Flag bits of a request (the header's byte 7).</summary>

@@ -21,6 +21,22 @@ internal sealed class FenceSession(VolumeFence fence, long epoch)
     /// <summary>Set when it is ending: it starts no more device calls (guarded by the fence's lock).</summary>
     public bool Closed { get; set; }
 
+    /// <summary>The write-intent generation of the newest Flush of this session that completed (1: none yet); what
+    /// its Settle clears up to.</summary>
+    public int FlushedGeneration => Volatile.Read(ref _flushed);
+
+    private int _flushed = 1;
+
+    /// <summary>A Flush received at write-intent generation <paramref name="generation"/> completed.</summary>
+    public void Flushed(int generation)
+    {
+        int seen = Volatile.Read(ref _flushed);
+        while (seen < generation && Interlocked.CompareExchange(ref _flushed, generation, seen) is var was && was != seen)
+        {
+            seen = was;
+        }
+    }
+
     /// <summary>Whether a newer epoch reached the volume: no call of this session runs again.</summary>
     public bool IsFenced => Epoch < Fence.Epoch;
 

@@ -34,6 +34,7 @@ internal sealed class ReplicaConnection
     private readonly Stack<ServerRequest> _free = new();
     private FenceSession? _session;
     private IBlockDevice? _device;
+    private WriteIntentLog? _intent;
     private int _blockSize;
     private long _blockCount;
     private volatile bool _outputBroken;
@@ -110,7 +111,7 @@ internal sealed class ReplicaConnection
                 {
                     more = header.Opcode switch
                     {
-                        Opcode.Read or Opcode.Write or Opcode.Flush or Opcode.Unmap or Opcode.GetExtent => await DispatchAsync(header, payload).ConfigureAwait(false),
+                        Opcode.Read or Opcode.Write or Opcode.Flush or Opcode.Unmap or Opcode.GetExtent or Opcode.GetIntent or Opcode.Settle => await DispatchAsync(header, payload).ConfigureAwait(false),
                         Opcode.Hello => await HelloAsync(header, payload).ConfigureAwait(false),
                         Opcode.Goodbye => false,
                         _ => throw new ReplicaProtocolException($"a client does not send {header.Opcode}", header.RequestId),
@@ -154,7 +155,7 @@ internal sealed class ReplicaConnection
         }
 
         var admission = await _server.HelloAsync(hello.VolumeId, hello.Epoch).ConfigureAwait(false);
-        if (admission.Session is not { } session || admission.Device is not { } device)
+        if (admission.Session is not { } session || admission.Device is not { } device || admission.Intent is not { } intent)
         {
             Answer(header.RequestId, admission.Status, admission.Message!);
             return false;
@@ -162,6 +163,7 @@ internal sealed class ReplicaConnection
 
         _session = session;
         _device = device;
+        _intent = intent;
         _blockSize = device.BlockSize;
         _blockCount = device.BlockCount;
         _server.Log($"{_peer}: volume {hello.VolumeId} at epoch {hello.Epoch}");
@@ -171,18 +173,24 @@ internal sealed class ReplicaConnection
         return true;
     }
 
-    /// <summary>Starts a Read, Write, Flush, Unmap or GetExtent; false when the connection is fenced and must close.</summary>
+    /// <summary>Starts a Read, Write, Flush, Unmap, GetExtent, GetIntent or Settle; false when the connection is fenced and must close.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> DispatchAsync(FrameHeader header, ReadOnlySequence<byte> payload)
     {
-        if (_session is null || _device is null)
+        if (_session is null || _device is null || _intent is null)
         {
             throw new ReplicaProtocolException($"{header.Opcode} before Hello", header.RequestId);
         }
 
         long bytes = (long)header.BlockCount * _blockSize;
         int length = 0;
-        if (header.Opcode == Opcode.Write)
+        long answered = 0;
+        if (header.Opcode == Opcode.GetIntent)
+        {
+            answered = IntentPayload.Answered(header.Lba, header.BlockCount, _intent.Regions);
+            length = IntentPayload.LengthFor(answered);
+        }
+        else if (header.Opcode == Opcode.Write)
         {
             if (header.PayloadLength != bytes)
             {
@@ -214,6 +222,26 @@ internal sealed class ReplicaConnection
 
         var request = Rent();
         request.InitDeviceCall(header, length);
+        if (header.Opcode is Opcode.GetIntent or Opcode.Settle)
+        {
+            // Answered at once from the volume's write-intent log, fenced and counted as a device call.
+            if (header.Opcode == Opcode.Settle)
+            {
+                _intent.Settle(_session.FlushedGeneration);
+            }
+            else if (answered == 0)
+            {
+                request.Fail(BlockDeviceErrorKind.OutOfRange, $"region {header.Lba} lies outside the volume's {_intent.Regions} write-intent regions");
+            }
+            else
+            {
+                request.AnswerIntent(_intent, answered);
+            }
+
+            DeviceCallCompleted(request);
+            return true;
+        }
+
         if (header.Opcode != Opcode.Flush && (header.Lba > (ulong)_blockCount || header.BlockCount > (ulong)_blockCount - header.Lba))
         {
             request.Fail(BlockDeviceErrorKind.OutOfRange,
@@ -227,13 +255,18 @@ internal sealed class ReplicaConnection
             payload.CopyTo(request.Buffer.AsSpan());
         }
 
-        request.Start(_device, header.Fua);
+        request.Start(_device, header.Fua, _intent);
         return true;
     }
 
     /// <summary>Called once per device call, from whatever thread finished it.</summary>
     internal void DeviceCallCompleted(ServerRequest request)
     {
+        if (request.Opcode == Opcode.Flush && request.Status == ReplicaStatus.Ok)
+        {
+            _session!.Flushed(request.FlushGeneration);
+        }
+
         _session!.End();
         _responses.Writer.TryWrite(request);
     }
@@ -313,6 +346,12 @@ internal sealed class ReplicaConnection
             Span<byte> extent = stackalloc byte[ExtentPayload.Length];
             r.Extent.Write(extent);
             FrameCodec.WriteFrame(_output, Opcode.Response, 0, r.RequestId, r.Lba, r.BlockCount, extent);
+            return;
+        }
+
+        if (r.Status == ReplicaStatus.Ok && r.Opcode == Opcode.GetIntent)
+        {
+            FrameCodec.WriteFrame(_output, Opcode.Response, 0, r.RequestId, r.Lba, r.BlockCount, r.Buffer.AsSpan(0, r.Length));
             return;
         }
 

@@ -13,13 +13,21 @@ internal sealed class ServerRequest
 {
     private readonly ReplicaConnection _connection;
     private readonly Action _onDeviceCompleted;
+    private readonly Action _onIntentPersisted;
     private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+    private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _intentAwaiter;
+    private IBlockDevice? _device;
+    private bool _fua;
+
+    /// <summary>The write-intent log a Write or Unmap is counted in flight in, until its device call ends.</summary>
+    private WriteIntentLog? _intent;
     private ConfiguredValueTaskAwaitable<(bool Mapped, long Blocks)>.ConfiguredValueTaskAwaiter _extentAwaiter;
 
     public ServerRequest(ReplicaConnection connection)
     {
         _connection = connection;
         _onDeviceCompleted = OnDeviceCompleted;
+        _onIntentPersisted = OnIntentPersisted;
     }
 
     public Opcode Opcode { get; private set; }
@@ -49,6 +57,12 @@ internal sealed class ServerRequest
     /// <summary>A successful GetExtent's answer.</summary>
     public ExtentPayload Extent { get; private set; }
 
+    /// <summary>A Flush's write-intent generation, taken when it was received.</summary>
+    public int FlushGeneration { get; private set; }
+
+    /// <summary>A successful GetIntent's answer (its bitmap follows in <see cref="Buffer"/>).</summary>
+    public IntentPayload Intent { get; private set; }
+
     /// <summary>The geometry a HelloOk answer carries.</summary>
     public HelloOkPayload HelloOk { get; private set; }
 
@@ -68,6 +82,8 @@ internal sealed class ServerRequest
         Message = null;
         DataCrc = 0;
         Extent = default;
+        FlushGeneration = 0;
+        Intent = default;
         Buffer = length > 0 ? PinnedBufferPool.Shared.Rent(length) : null;
     }
 
@@ -92,11 +108,83 @@ internal sealed class ServerRequest
         HelloOk = payload;
     }
 
-    /// <summary>Starts the device call (the range already checked, the Write's data in <see cref="Buffer"/>); the
-    /// connection hears of its end through <see cref="ReplicaConnection.DeviceCallCompleted"/>. A GetExtent asks the
-    /// device's <see cref="IAllocationMap"/>; a device without one has every block mapped.</summary>
-    public void Start(IBlockDevice device, bool fua)
+    /// <summary>
+    /// Starts the device call (the range already checked, the Write's data in <see cref="Buffer"/>); the connection
+    /// hears of its end through <see cref="ReplicaConnection.DeviceCallCompleted"/>. A Write or Unmap first has the
+    /// bits of its regions in <paramref name="intent"/> made durable (at once when they are, the common case); a Flush
+    /// takes its generation. A GetExtent asks the device's <see cref="IAllocationMap"/>; a device without one has every
+    /// block mapped.
+    /// </summary>
+    public void Start(IBlockDevice device, bool fua, WriteIntentLog intent)
     {
+        _device = device;
+        _fua = fua;
+        if (Opcode == Opcode.Flush)
+        {
+            FlushGeneration = intent.FlushStarting();
+        }
+        else if (Opcode is Opcode.Write or Opcode.Unmap)
+        {
+            _intent = intent;
+            ValueTask persisting;
+            try
+            {
+                persisting = intent.Begin((long)Lba, BlockCount);
+            }
+            catch (Exception e)
+            {
+                persisting = ValueTask.FromException(e);
+            }
+
+            if (!persisting.IsCompleted)
+            {
+                // The first change to a region since it settled: its bit goes to disk (with others') first.
+                _intentAwaiter = persisting.ConfigureAwait(false).GetAwaiter();
+                _intentAwaiter.UnsafeOnCompleted(_onIntentPersisted);
+                return;
+            }
+
+            if (!persisting.IsCompletedSuccessfully)
+            {
+                _intentAwaiter = persisting.ConfigureAwait(false).GetAwaiter();
+                OnIntentPersisted();
+                return;
+            }
+        }
+
+        StartDevice();
+    }
+
+    /// <summary>Answers a GetIntent from <paramref name="intent"/> (the range already checked, <see cref="Buffer"/> sized for it).</summary>
+    public void AnswerIntent(WriteIntentLog intent, long answered)
+    {
+        Intent = new IntentPayload(intent.RegionBytes, intent.Regions, intent.Recovered);
+        Intent.Write(Buffer);
+        intent.CopyTo((long)Lba, answered, Buffer.AsSpan(IntentPayload.PrefixLength, Length - IntentPayload.PrefixLength));
+    }
+
+    private void OnIntentPersisted()
+    {
+        try
+        {
+            _intentAwaiter.GetResult();
+        }
+        catch (Exception e)
+        {
+            _intentAwaiter = default;
+            Fail(BlockDeviceErrorKind.Medium, $"{Opcode} at LBA {Lba} not applied: its write-intent bit could not be kept: {e.Message}");
+            Complete();
+            return;
+        }
+
+        _intentAwaiter = default;
+        StartDevice();
+    }
+
+    private void StartDevice()
+    {
+        var device = _device!;
+        bool fua = _fua;
         bool completed;
         try
         {
@@ -126,7 +214,7 @@ internal sealed class ServerRequest
         {
             // Devices check arguments before they return a ValueTask.
             Fail(e);
-            _connection.DeviceCallCompleted(this);
+            Complete();
             return;
         }
 
@@ -181,6 +269,18 @@ internal sealed class ServerRequest
 
         _awaiter = default;
         _extentAwaiter = default;
+        Complete();
+    }
+
+    private void Complete()
+    {
+        if (_intent is { } intent)
+        {
+            _intent = null;
+            intent.End((long)Lba, BlockCount);
+        }
+
+        _device = null;
         _connection.DeviceCallCompleted(this);
     }
 

@@ -60,6 +60,12 @@ internal sealed class ReplicaMember(string name, long grains)
     /// <summary>Set when nothing is known of what it lacks (a new replica, or one whose history was lost): every grain.</summary>
     public bool NeedsFullCopy { get; set; }
 
+    /// <summary>
+    /// In sync when this target opened the volume but out of reach: once reached, its own write-intent regions are
+    /// added to what it misses (under the volume's gate until the restore reads them).
+    /// </summary>
+    public bool IntentUnread { get; set; }
+
     public string? Reason { get; set; }
 
     public string? LastError { get; set; }

@@ -17,7 +17,10 @@ public sealed partial class ReplicatedVolume
     /// <summary>
     /// Opens every replica at <see cref="ReplicatedVolumeOptions.Epoch"/> and starts serving from the in-sync ones
     /// reachable within <see cref="ReplicatedVolumeOptions.OpenWait"/>; the others are taken out of the set and
-    /// rebuilt when they come back. Replicas not in the set at open get a full copy: nothing tells what they lack.
+    /// rebuilt when they come back. Before it returns, the reachable in-sync replicas are made identical where their
+    /// write-intent logs say the last target may have left them different, and in-sync replicas out of reach are given
+    /// those regions to catch up with (<see cref="ReconcileAtOpenAsync"/>). Replicas not in the set at open get a full
+    /// copy: nothing tells what they lack.
     /// </summary>
     /// <exception cref="BlockDeviceException">Unavailable: no in-sync replica could be opened; Fenced: a newer epoch reached one.</exception>
     public static async Task<ReplicatedVolume> OpenAsync(ReplicatedVolumeOptions options, IReplicaConnector connector, IMembershipStore store, CancellationToken ct = default)
@@ -88,10 +91,12 @@ public sealed partial class ReplicatedVolume
                 string? mismatch = device is null ? null : volume.Mismatch(device);
                 if (!inSync || device is null || mismatch is not null)
                 {
-                    // Nothing tells what it lacks: not in the set, or in it but out of reach now (it may have lost
-                    // what its cache held, and the last target's in-flight writes are unknown): a full copy.
+                    // Nothing tells what it lacks yet: not in the set (a full copy), or in it but out of reach now
+                    // (it may have lost what its cache held, and the last target's in-flight writes are unknown):
+                    // the reachable replicas' write-intent regions may bound that (ReconcileAtOpenAsync).
                     member.NeedsFullCopy = true;
                     member.Missing.Set(0, volume.Grains);
+                    member.IntentUnread = inSync && device is null;
                 }
 
                 if (device is not null && mismatch is null)
@@ -111,6 +116,16 @@ public sealed partial class ReplicatedVolume
             }
 
             volume.Publish();
+        }
+
+        try
+        {
+            await volume.ReconcileAtOpenAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await volume.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
         options.Log($"volume {options.VolumeId}: opened at epoch {options.Epoch}: " + string.Join(", ", volume.Replicas.Select(r => $"{r.Name} {r.Role}{(r.Reason is null ? "" : $" ({r.Reason})")}")));

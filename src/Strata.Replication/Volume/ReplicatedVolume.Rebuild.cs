@@ -65,7 +65,9 @@ public sealed partial class ReplicatedVolume
 
                 // With writes pending, a flush bounds what a replica's crash can take; without, one now and then
                 // finds a replica that died while the volume was idle (its state shows it, not the next write).
-                if ((_unflushed.HasUnsealed || ++idleTicks >= 5) && _view.InSync.Length > 0)
+                // A flush already running (an initiator's, which may wait for the in-sync count) does the same work:
+                // the supervisor does not queue behind it, it has replicas to restore.
+                if ((_unflushed.HasUnsealed || ++idleTicks >= 5) && _view.InSync.Length > 0 && _flushGate.CurrentCount > 0)
                 {
                     idleTicks = 0;
                     try
@@ -101,6 +103,11 @@ public sealed partial class ReplicatedVolume
             if (member.Device is null && !await ReconnectAsync(member, ct).ConfigureAwait(false))
             {
                 return;
+            }
+
+            if (member.Device is { } device)
+            {
+                await AddOwnIntentAsync(member, device, ct).ConfigureAwait(false);
             }
 
             await RebuildAsync(member, ct).ConfigureAwait(false);
@@ -290,7 +297,7 @@ public sealed partial class ReplicatedVolume
         long end = Math.Min(BlockCount, (firstGrain + grains) * _grainBlocks);
         using (await _ranges.EnterExclusiveAsync(lba, end - lba, ct).ConfigureAwait(false))
         {
-            byte[]? buffer = null;
+            byte[] buffer = ArrayPool<byte>.Shared.Rent((int)((end - lba) * BlockSize));
             try
             {
                 for (long pos = lba; pos < end;)
@@ -301,15 +308,7 @@ public sealed partial class ReplicatedVolume
                     long n;
                     try
                     {
-                        (mapped, n) = source.Device is IAllocationMap map
-                            ? await map.GetExtentAsync(pos, end - pos, ct).ConfigureAwait(false)
-                            : (true, end - pos);
-                        n = Math.Min(n, end - pos);
-                        if (mapped)
-                        {
-                            buffer ??= ArrayPool<byte>.Shared.Rent((int)((end - lba) * BlockSize));
-                            await (source.Device ?? throw Closed(source)).ReadAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), ct).ConfigureAwait(false);
-                        }
+                        (mapped, n) = await ReadExtentAsync(source.Device ?? throw Closed(source), pos, end, buffer, ct).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is BlockDeviceException { Kind: not BlockDeviceErrorKind.OutOfRange } or ObjectDisposedException && !ct.IsCancellationRequested)
                     {
@@ -319,14 +318,10 @@ public sealed partial class ReplicatedVolume
                         continue;
                     }
 
+                    await ApplyExtentAsync(target, pos, n, mapped, buffer, ct).ConfigureAwait(false);
                     if (mapped)
                     {
-                        await target.WriteAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), WriteFlags.None, ct).ConfigureAwait(false);
                         Interlocked.Add(ref member.RebuildBytesCopied, n * BlockSize);
-                    }
-                    else
-                    {
-                        await target.UnmapAsync(pos, n, ct).ConfigureAwait(false);
                     }
 
                     pos += n;
@@ -340,10 +335,7 @@ public sealed partial class ReplicatedVolume
             }
             finally
             {
-                if (buffer is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
 
@@ -406,6 +398,30 @@ public sealed partial class ReplicatedVolume
             Interlocked.Exchange(ref member.CopiedSinceFlush, 0);
         }
     }
+
+    /// <summary>
+    /// How far from <paramref name="pos"/> (up to <paramref name="end"/>) <paramref name="source"/> is mapped or not,
+    /// with the data read into <paramref name="buffer"/> when mapped (a device without an allocation map is all mapped).
+    /// </summary>
+    private async ValueTask<(bool Mapped, long Blocks)> ReadExtentAsync(IBlockDevice source, long pos, long end, byte[] buffer, CancellationToken ct)
+    {
+        var (mapped, n) = source is IAllocationMap map
+            ? await map.GetExtentAsync(pos, end - pos, ct).ConfigureAwait(false)
+            : (true, end - pos);
+        n = Math.Min(n, end - pos);
+        if (mapped)
+        {
+            await source.ReadAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), ct).ConfigureAwait(false);
+        }
+
+        return (mapped, n);
+    }
+
+    /// <summary>Makes [<paramref name="pos"/>, +<paramref name="n"/>) of <paramref name="target"/> what <see cref="ReadExtentAsync"/> read: the data, or unmapped.</summary>
+    private ValueTask ApplyExtentAsync(IBlockDevice target, long pos, long n, bool mapped, byte[] buffer, CancellationToken ct) =>
+        mapped
+            ? target.WriteAsync(pos, buffer.AsMemory(0, (int)(n * BlockSize)), WriteFlags.None, ct)
+            : target.UnmapAsync(pos, n, ct);
 
     private async ValueTask<ReplicaMember> SourceForAsync(ReplicaMember member, CancellationToken ct)
     {

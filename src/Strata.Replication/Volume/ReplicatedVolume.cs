@@ -127,7 +127,8 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         return blockCount == 0 ? ValueTask.CompletedTask : FanOutAsync(Operation.Unmap, lba, blockCount, default, WriteFlags.None, ct);
     }
 
-    public ValueTask FlushAsync(CancellationToken ct = default) => FanOutAsync(Operation.Flush, 0, 0, default, WriteFlags.None, ct);
+    /// <summary>Flushes every replica, then settles their write-intent regions (<see cref="FlushAndSettleAsync"/>).</summary>
+    public ValueTask FlushAsync(CancellationToken ct = default) => FlushAndSettleAsync(ct);
 
     /// <summary>Asks an in-sync replica that can tell (a pool volume can); without one, every block is mapped.</summary>
     public async ValueTask<(bool Mapped, long Blocks)> GetExtentAsync(long lba, long maxBlocks, CancellationToken ct = default)
@@ -191,6 +192,9 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
 
         var writable = view.Writable;
         var legs = ArrayPool<ValueTask>.Shared.Rent(writable.Length);
+
+        // A change counts itself until it has reached every replica (or they failed it): a Settle waits for that.
+        int changing = flush ? 0 : _drain.Enter();
         try
         {
             for (int i = 0; i < writable.Length; i++)
@@ -223,6 +227,10 @@ public sealed partial class ReplicatedVolume : IBlockDevice, IAllocationMap
         finally
         {
             ArrayPool<ValueTask>.Shared.Return(legs, clearArray: true);
+            if (!flush)
+            {
+                _drain.Exit(changing);
+            }
         }
 
         if (flush)

@@ -13,6 +13,8 @@ public sealed class FrameCodecTests
     [InlineData(Opcode.Flush, 0, 0)]
     [InlineData(Opcode.Unmap, 0, 0)]
     [InlineData(Opcode.GetExtent, 0, 0)]
+    [InlineData(Opcode.GetIntent, 0, 0)]
+    [InlineData(Opcode.Settle, 0, 0)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.Ok, 8192)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.Ok, ExtentPayload.Length)]
     [InlineData(Opcode.Response, (byte)ReplicaStatus.Fenced, 30)]
@@ -21,8 +23,8 @@ public sealed class FrameCodecTests
     {
         var payload = new byte[payloadLength];
         Random.Shared.NextBytes(payload);
-        ulong lba = opcode is Opcode.Flush ? 0UL : 0x0102030405060708UL;
-        uint blocks = opcode is Opcode.Flush ? 0 : 0xA0B0C0D0;
+        ulong lba = opcode is Opcode.Flush or Opcode.Settle ? 0UL : 0x0102030405060708UL;
+        uint blocks = opcode is Opcode.Flush or Opcode.Settle ? 0 : 0xA0B0C0D0;
         var bytes = Frames.Frame(opcode, flags, 0xFEEDFACECAFEBEEF, lba, blocks, payload);
         Assert.Equal(FrameHeader.Size + payloadLength, bytes.Length);
 
@@ -42,7 +44,7 @@ public sealed class FrameCodecTests
     {
         var bytes = Frames.Frame(Opcode.Write, (byte)FrameFlags.Fua, 7, 9, 1, new byte[512]);
         Assert.Equal("STRP"u8.ToArray(), bytes[..4]);
-        Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(4)));
+        Assert.Equal(2, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(4)));
         Assert.Equal((byte)Opcode.Write, bytes[6]);
         Assert.Equal(1, bytes[7]);
         Assert.Equal(7UL, BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(8)));
@@ -121,7 +123,7 @@ public sealed class FrameCodecTests
     public static TheoryData<string, Func<byte[], byte[]>> Malformed => new()
     {
         { "bad magic", b => Patch(b, 0, 0x58) },
-        { "version", b => Refix(Patch(b, 4, 2)) },
+        { "version", b => Refix(Patch(b, 4, 1)) }, // protocol 1, before GetIntent and Settle
         { "header CRC", b => Patch(b, 36, (byte)(b[36] ^ 1)) },
         { "payload CRC", b => Patch(b, FrameHeader.Size + 3, (byte)(b[FrameHeader.Size + 3] ^ 0x40)) },
         { "payload CRC field", b => Refix(Patch(b, 32, (byte)(b[32] ^ 1))) },

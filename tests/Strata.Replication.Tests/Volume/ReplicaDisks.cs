@@ -1,13 +1,15 @@
+using Strata.Replication.Server;
 using Strata.Replication.Volume;
 
 namespace Strata.Replication.Tests.Volume;
 
 /// <summary>
-/// A replica as its node holds it, in memory: its blocks, which are mapped, the newest epoch that reached it, and
+/// A replica as its node holds it, in memory: its blocks, which are mapped, the newest epoch that reached it, its
+/// write-intent log (a replica server's, kept in memory: it survives <see cref="Kill"/> as the file would), and
 /// whether it is up. Connections to it (<see cref="Connect"/>) behave like <see cref="ReplicaClient"/>s: once the
 /// replica goes down a connection is dead for good, and one of an older epoch than the newest is fenced.
 /// </summary>
-public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
+public sealed class ReplicaDisk(string name, int blockSize, long blockCount, int regionBlocks = 16)
 {
     private readonly byte[] _data = new byte[blockSize * blockCount];
     private readonly bool[] _mapped = new bool[blockCount];
@@ -30,9 +32,30 @@ public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
 
     public long BytesWritten;
     public long Reads;
+    public long IntentReads;
     public long Unmaps;
 
     public long Epoch => Interlocked.Read(ref _epoch);
+
+    /// <summary>The replica's write-intent log: regions of 16 blocks by default, so a small volume has many.</summary>
+    internal WriteIntentLog Intent { get; } = WriteIntentLog.Open(null, blockSize, blockCount, regionBlocks * blockSize);
+
+    /// <summary>
+    /// A change of the previous target that reached this replica alone before that target died (never acknowledged):
+    /// applied with its write-intent regions set, as the replica server applies any change.
+    /// </summary>
+    public void ApplyInterrupted(long lba, byte[] data)
+    {
+        long blocks = data.Length / blockSize;
+        Assert.True(Intent.Begin(lba, blocks).IsCompletedSuccessfully);
+        lock (_data)
+        {
+            data.CopyTo(_data.AsSpan((int)(lba * blockSize)));
+            _mapped.AsSpan((int)lba, (int)blocks).Fill(true);
+        }
+
+        Intent.End(lba, blocks);
+    }
 
     /// <summary>Goes down: every connection fails from now on, new ones are refused until <see cref="Revive"/>.</summary>
     public void Kill()
@@ -92,8 +115,10 @@ public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
         }
     }
 
-    private sealed class Connection(ReplicaDisk disk, int generation, long epoch) : IBlockDevice, IAllocationMap
+    private sealed class Connection(ReplicaDisk disk, int generation, long epoch) : IBlockDevice, IAllocationMap, IWriteIntent
     {
+        private int _flushed = 1;
+
         public int BlockSize => disk.BlockSize;
 
         public long BlockCount => disk.BlockCount;
@@ -124,10 +149,18 @@ public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
                 throw new BlockDeviceException(kind, $"replica {disk.Name}: {kind}");
             }
 
-            lock (disk._data)
+            await disk.Intent.Begin(lba, data.Length / BlockSize);
+            try
             {
-                data.Span.CopyTo(disk._data.AsSpan((int)(lba * BlockSize)));
-                disk._mapped.AsSpan((int)lba, data.Length / BlockSize).Fill(true);
+                lock (disk._data)
+                {
+                    data.Span.CopyTo(disk._data.AsSpan((int)(lba * BlockSize)));
+                    disk._mapped.AsSpan((int)lba, data.Length / BlockSize).Fill(true);
+                }
+            }
+            finally
+            {
+                disk.Intent.End(lba, data.Length / BlockSize);
             }
 
             Interlocked.Add(ref disk.BytesWritten, data.Length);
@@ -135,7 +168,23 @@ public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
 
         public ValueTask FlushAsync(CancellationToken ct = default)
         {
+            int flushing = disk.Intent.FlushStarting();
             disk.Check(generation, epoch);
+            _flushed = Math.Max(_flushed, flushing);
+            return ValueTask.CompletedTask;
+        }
+
+        public Task<WriteIntent> GetIntentAsync(CancellationToken ct = default)
+        {
+            disk.Check(generation, epoch);
+            Interlocked.Increment(ref disk.IntentReads);
+            return Task.FromResult(disk.Intent.ToIntent());
+        }
+
+        public ValueTask SettleAsync(CancellationToken ct = default)
+        {
+            disk.Check(generation, epoch);
+            disk.Intent.Settle(_flushed);
             return ValueTask.CompletedTask;
         }
 
@@ -145,10 +194,18 @@ public sealed class ReplicaDisk(string name, int blockSize, long blockCount)
             disk.Check(generation, epoch);
             Range(lba, blockCount);
             Interlocked.Increment(ref disk.Unmaps);
-            lock (disk._data)
+            await disk.Intent.Begin(lba, blockCount);
+            try
             {
-                disk._data.AsSpan((int)(lba * BlockSize), (int)(blockCount * BlockSize)).Clear();
-                disk._mapped.AsSpan((int)lba, (int)blockCount).Clear();
+                lock (disk._data)
+                {
+                    disk._data.AsSpan((int)(lba * BlockSize), (int)(blockCount * BlockSize)).Clear();
+                    disk._mapped.AsSpan((int)lba, (int)blockCount).Clear();
+                }
+            }
+            finally
+            {
+                disk.Intent.End(lba, blockCount);
             }
         }
 

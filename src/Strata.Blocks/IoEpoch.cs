@@ -1,11 +1,13 @@
-namespace Strata.Pool.Concurrency;
+namespace Strata.Blocks;
 
 /// <summary>
-/// Lets a freed chunk be reused only after every I/O that could still touch it has finished: each volume I/O
-/// registers in the current epoch; <see cref="DrainAsync"/> opens a new epoch and waits until the old one has
-/// no I/O left (a grace period, as in RCU). Two counters, no allocation per I/O.
+/// Waits for every I/O that started before a moment to finish: each I/O registers in the current epoch;
+/// <see cref="DrainAsync"/> opens a new epoch and waits until the old one has no I/O left (a grace period, as in
+/// RCU). Two counters, no allocation per I/O. A pool lets a freed chunk be reused only after every I/O that could
+/// still touch it has finished; a replicated volume settles its replicas' write-intent regions only after every change
+/// sent before the flush has reached every replica.
 /// </summary>
-internal sealed class IoEpoch
+public sealed class IoEpoch
 {
     private readonly int[] _active = new int[2];
     private int _current;
