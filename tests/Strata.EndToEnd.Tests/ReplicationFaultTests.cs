@@ -169,9 +169,12 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : Replicatio
             cluster.ResumeNode(Index(targetNode));
             var garbage = new byte[64 * BlockVerifier.BlockSize];
             new Random(5).NextBytes(garbage);
-            var rogueAttempt = RogueWriteAsync(oldNbd, garbage);
+            using var giveUp = new CancellationTokenSource();
+            var rogueAttempt = RogueWriteAsync(oldNbd, garbage, giveUp.Token);
             await Wait.UntilAsync(() => cluster.NodeOutput(Index(targetNode)).Contains("fenced", StringComparison.Ordinal)
                 || cluster.NodeOutput(Index(targetNode)).Contains("stopped serving", StringComparison.Ordinal), StepTimeout, "the old target to be fenced or stopped");
+            // Fenced or stopped, the old target can acknowledge nothing more: a few seconds for the write's outcome.
+            giveUp.CancelAfter(TimeSpan.FromSeconds(5));
             string outcome = await rogueAttempt;
             Log($"the old target's write: {outcome}");
             Assert.NotEqual("acknowledged", outcome);
@@ -180,6 +183,7 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : Replicatio
         finally
         {
             cluster.ResumeNode(Index(targetNode));
+            await oldNbd.KillAsync(); // the abandoned initiator: its session may hang on the fenced target, SIGTERM or not
             await oldNbd.DisposeAsync();
         }
     }
@@ -223,12 +227,13 @@ public sealed class ReplicationFaultTests(ITestOutputHelper output) : Replicatio
 
     /// <summary>
     /// Writes over acknowledged data through the old initiator (qemu-nbd still attached to the old target): its
-    /// outcome, or "never answered" after 20 s. qemu-nbd may not even take a new connection while its iSCSI session
-    /// hangs on the old target; that is the same outcome.
+    /// outcome, or "never answered" after 20 s or once <paramref name="giveUp"/> is cancelled. qemu-nbd may not even
+    /// take a new connection while its iSCSI session hangs on the old target; that is the same outcome.
     /// </summary>
-    private static async Task<string> RogueWriteAsync(QemuNbd oldNbd, byte[] garbage)
+    private static async Task<string> RogueWriteAsync(QemuNbd oldNbd, byte[] garbage, CancellationToken giveUp)
     {
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(giveUp);
+        limit.CancelAfter(TimeSpan.FromSeconds(20));
         NbdClient? rogue = null;
         try
         {

@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Strata.Control.Apply;
 using Strata.Control.Nodes;
 using Strata.Control.Resources;
@@ -73,8 +75,13 @@ internal static class ApiEndpoints
             services.Wake();
             return done ? Results.Ok() : Results.StatusCode(StatusCodes.Status410Gone);
         }).WithName("Deregister");
-        nodes.MapGet("/assignments", (string name, long? since, int? wait, CancellationToken ct) =>
-            services.Nodes.AssignmentsAsync(name, since ?? 0, TimeSpan.FromSeconds(Math.Clamp(wait ?? 10, 0, 30)), ct)).WithName("Assignments");
+        nodes.MapGet("/assignments", async (string name, long? since, int? wait, CancellationToken ct) =>
+        {
+            // A control plane that is stopping ends the long poll at once, with the assignments as they are: its
+            // shutdown would otherwise wait out every node's poll.
+            using var polling = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
+            return await services.Nodes.AssignmentsAsync(name, since ?? 0, TimeSpan.FromSeconds(Math.Clamp(wait ?? 10, 0, 30)), polling.Token, ct).ConfigureAwait(false);
+        }).WithName("Assignments");
         nodes.MapPut("/report", async (string name, NodeReport report, CancellationToken ct) =>
         {
             if (!await services.Nodes.ReportAsync(name, report, ct).ConfigureAwait(false))
@@ -105,7 +112,10 @@ internal static class ApiEndpoints
     private static async Task WatchAsync(HttpContext http, string plural, long since, ControlPlaneServices services)
     {
         var kind = KindOf(plural);
-        var ct = http.RequestAborted;
+        // The stream ends when the client goes or the control plane stops (its shutdown would otherwise wait for it).
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted,
+            http.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        var ct = watching.Token;
         http.Response.ContentType = "application/x-ndjson";
         await http.Response.StartAsync(ct).ConfigureAwait(false);
         try

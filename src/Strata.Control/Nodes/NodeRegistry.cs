@@ -95,11 +95,15 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
         return true;
     }
 
-    public async Task<NodeAssignments> AssignmentsAsync(string name, long seen, TimeSpan wait, CancellationToken ct)
+    /// <summary>
+    /// What node <paramref name="name"/> holds and serves, once the state has changed past <paramref name="seen"/>
+    /// or <paramref name="wait"/> has passed, whichever comes first (a long poll; <paramref name="endWait"/> ends it early).
+    /// </summary>
+    public async Task<NodeAssignments> AssignmentsAsync(string name, long seen, TimeSpan wait, CancellationToken endWait, CancellationToken ct)
     {
         if (seen > 0)
         {
-            await changes.WaitAsync(seen, wait, ct).ConfigureAwait(false);
+            await changes.WaitAsync(seen, wait, endWait).ConfigureAwait(false);
         }
 
         var view = await ClusterView.ReadAsync(store, ct).ConfigureAwait(false);

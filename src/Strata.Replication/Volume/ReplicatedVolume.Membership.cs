@@ -33,25 +33,31 @@ public sealed partial class ReplicatedVolume
 
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(options.OpenWait);
-        long firstOpened = 0;
+        // Once one replica has opened, the others get OpenGrace more, whether they refuse connections (a node still
+        // starting) or accept and never answer (a frozen node, a node cut off mid-handshake): a dead replica must not
+        // hold the volume up for the whole OpenWait.
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(wait.Token);
+        int graceStarted = 0;
         var opening = options.Replicas.Select(async name =>
         {
-            // Replicas whose nodes start with this one may not listen yet: try again until OpenWait, or until a
-            // moment after another replica opened (a dead one must not hold the volume up for long).
             while (true)
             {
                 try
                 {
-                    var device = await connector.ConnectAsync(name, wait.Token).ConfigureAwait(false);
-                    Interlocked.CompareExchange(ref firstOpened, System.Diagnostics.Stopwatch.GetTimestamp(), 0);
+                    var device = await connector.ConnectAsync(name, grace.Token).ConfigureAwait(false);
+                    if (Interlocked.Exchange(ref graceStarted, 1) == 0)
+                    {
+                        grace.CancelAfter(OpenGrace);
+                    }
+
                     return (name, Device: (IBlockDevice?)device, Error: (Exception?)null);
                 }
-                catch (BlockDeviceException e) when (e.Kind == BlockDeviceErrorKind.Unavailable && !wait.IsCancellationRequested
-                    && (Interlocked.Read(ref firstOpened) is var t && (t == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(t) < OpenGrace)))
+                catch (BlockDeviceException e) when (e.Kind == BlockDeviceErrorKind.Unavailable && !grace.IsCancellationRequested)
                 {
+                    // Not listening yet, perhaps: try again.
                     try
                     {
-                        await Task.Delay(options.ReconnectInterval, wait.Token).ConfigureAwait(false);
+                        await Task.Delay(options.ReconnectInterval, grace.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                     {
@@ -60,7 +66,9 @@ public sealed partial class ReplicatedVolume
                 }
                 catch (Exception e) when (e is BlockDeviceException or OperationCanceledException && !ct.IsCancellationRequested)
                 {
-                    return (name, Device: null, Error: e is OperationCanceledException ? new TimeoutException($"not reachable within {options.OpenWait.TotalSeconds:0.#} s") : e);
+                    return (name, Device: null, Error: e is not OperationCanceledException ? e
+                        : wait.IsCancellationRequested ? new TimeoutException($"not reachable within {options.OpenWait.TotalSeconds:0.#} s")
+                        : new TimeoutException($"not reachable within {OpenGrace.TotalSeconds:0.#} s of another replica opening"));
                 }
             }
         }).ToList();

@@ -300,8 +300,10 @@ public sealed class StrataCluster : IAsyncDisposable
             if (p is null) continue;
             if (!p.HasExited)
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 p.Signal(Libc.SIGTERM);
-                await p.WaitForExitAsync(TimeSpan.FromSeconds(20));
+                bool stopped = await p.WaitForExitAsync(TimeSpan.FromSeconds(20));
+                _log($"{p.Name} {(stopped ? "stopped" : "did not stop")} on SIGTERM in {clock.Elapsed.TotalSeconds:F1} s");
             }
             await p.DisposeAsync();
         }

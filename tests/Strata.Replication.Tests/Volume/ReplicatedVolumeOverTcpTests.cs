@@ -8,10 +8,35 @@ public sealed class ReplicatedVolumeOverTcpTests
 {
     private const int Block = 4096;
 
-    private sealed class HostConnector(Dictionary<string, ReplicaHost> hosts, long epoch) : IReplicaConnector
+    private sealed class HostConnector(Dictionary<string, ReplicaHost> hosts, long epoch, IPEndPoint? frozen = null) : IReplicaConnector
     {
         public async Task<IBlockDevice> ConnectAsync(string replica, CancellationToken ct) =>
-            await ReplicaClient.ConnectAsync(hosts[replica].EndPoint, "pvc-tcp", epoch, ct);
+            await ReplicaClient.ConnectAsync(hosts.TryGetValue(replica, out var host) ? host.EndPoint : frozen!, "pvc-tcp", epoch, ct);
+    }
+
+    /// <summary>
+    /// A frozen node (SIGSTOP, a stalled host) accepts connections in its kernel and answers nothing. Once the other
+    /// replica has opened, the open gives it the grace, not the whole OpenWait (here five minutes), and serves without it.
+    /// </summary>
+    [Fact]
+    public async Task A_replica_that_accepts_and_never_answers_holds_the_open_up_only_for_the_grace()
+    {
+        await using var a = ReplicaHost.Start();
+        a.AddVolume("pvc-tcp", Block, 256);
+        using var frozen = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        frozen.Start(); // never accepted, never read: the kernel completes the TCP handshake and holds the Hello
+        var store = new MemoryMembership(1, "a", "frozen");
+        await using var volume = await ReplicatedVolume.OpenAsync(new ReplicatedVolumeOptions
+        {
+            VolumeId = "pvc-tcp", Epoch = 1, Replicas = ["a", "frozen"], InSync = ["a", "frozen"],
+            ReconnectInterval = TimeSpan.FromMilliseconds(20), OpenWait = TimeSpan.FromMinutes(5),
+        }, new HostConnector(new() { ["a"] = a }, 1, (IPEndPoint)frozen.LocalEndpoint), store).WaitAsync(TimeSpan.FromMinutes(1));
+
+        var state = volume.Replicas.Single(r => r.Name == "frozen");
+        Assert.Equal(ReplicaRole.Offline, state.Role);
+        Assert.Contains("of another replica opening", state.Reason, StringComparison.Ordinal);
+        await volume.WriteAsync(0, new byte[Block], WriteFlags.None);
+        Assert.Equal(["a"], store.InSync);
     }
 
     [Fact]
