@@ -27,6 +27,7 @@ public sealed class NodeAgent : IAsyncDisposable
     private volatile Dictionary<string, string> _endpoints = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _hosting = new(1, 1);
+    private readonly SemaphoreSlim _reporting = new(1, 1);
     private Task _run = Task.CompletedTask;
     private Task _commits = Task.CompletedTask;
     private NodeAssignments? _assigned;
@@ -197,13 +198,46 @@ public sealed class NodeAgent : IAsyncDisposable
             var assignments = await _client.AssignmentsAsync(Name, since, (int)_options.ReportInterval.TotalSeconds, ct).ConfigureAwait(false);
             await HostAsync(assignments).ConfigureAwait(false);
             since = assignments.Revision;
-            if (!await _client.ReportAsync(Name, BuildReport(), ct).ConfigureAwait(false))
+            if (!await ReportAsync(ct).ConfigureAwait(false))
             {
                 Log("the control plane refused the report (lease lapsed); registering again");
                 return;
             }
         }
     }
+
+    /// <summary>
+    /// Sends the node's report. One at a time, each built as it is sent: the control plane never gets an older state
+    /// after a newer one. False when the control plane refused it (the lease lapsed).
+    /// </summary>
+    private async Task<bool> ReportAsync(CancellationToken ct)
+    {
+        await _reporting.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await _client.ReportAsync(Name, BuildReport(), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reporting.Release();
+        }
+    }
+
+    /// <summary>
+    /// A target began to serve, or failed to: reported now rather than when the sync loop's long poll ends (up to
+    /// <see cref="NodeAgentOptions.ReportInterval"/> later), so a new or moved volume shows its portal at once. A
+    /// report that fails here is sent again by the sync loop.
+    /// </summary>
+    private void ReportSoon() => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await ReportAsync(_stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ControlClientException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    });
 
     /// <summary>Makes this node host exactly what is assigned to it.</summary>
     private async Task HostAsync(NodeAssignments assignments)
@@ -373,6 +407,8 @@ public sealed class NodeAgent : IAsyncDisposable
                 {
                     _targetFailures.Remove(name);
                 }
+
+                ReportSoon();
             }
             finally
             {
@@ -386,6 +422,8 @@ public sealed class NodeAgent : IAsyncDisposable
             {
                 _targetFailures[name] = e.Message;
             }
+
+            ReportSoon();
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

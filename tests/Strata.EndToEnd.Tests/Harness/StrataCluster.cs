@@ -307,7 +307,9 @@ public sealed class StrataCluster : IAsyncDisposable
             }
             await p.DisposeAsync();
         }
+        var teardown = System.Diagnostics.Stopwatch.StartNew();
         if (_network is not null) await _network.DisposeAsync();
         _scratch.Dispose();
+        _log($"network and data directory removed in {teardown.Elapsed.TotalSeconds:F1} s");
     }
 }
