@@ -286,8 +286,6 @@ public sealed class NodeAgent : IAsyncDisposable
                 ApplyReplicaChanges(volume);
             }
 
-            await RemoveUnassignedReplicasAsync(assignments).ConfigureAwait(false);
-
             foreach (var pool in assignments.Pools.Where(p => p.Metadata.DeletionTimestamp is not null))
             {
                 if (assignments.Replicas.Any(r => r.Spec.Pool == pool.Metadata.Name))
@@ -462,41 +460,6 @@ public sealed class NodeAgent : IAsyncDisposable
             if (!device.RemoveReplica(removed))
             {
                 Log($"target {name}: replica {removed} is no longer the volume's, but it is the only one in sync this target reaches; kept until another is");
-            }
-        }
-    }
-
-    /// <summary>
-    /// Deletes the volumes of this node's pools that no replica assigned to it names: replicas replaced while this
-    /// node was away (the control plane deleted their records). Only volumes named as the control plane names them
-    /// (pvc-…), never snapshots or clones; one still open (the local target's) is left for a later round. Under <see cref="_hosting"/>.
-    /// </summary>
-    private async Task RemoveUnassignedReplicasAsync(NodeAssignments assignments)
-    {
-        foreach (var assigned in assignments.Pools.Where(p => p.Metadata.DeletionTimestamp is null))
-        {
-            if (_pools.Find(assigned.Metadata.Name) is not { } pool)
-            {
-                continue;
-            }
-
-            var named = assignments.Replicas.Where(r => r.Spec.Pool == pool.Name).Select(r => r.Spec.Volume).ToHashSet(StringComparer.Ordinal);
-            foreach (var orphan in pool.ListVolumes().Where(v => v.Kind == Strata.Pool.Space.VolumeKind.Volume && v.Origin is null && v.Name.StartsWith("pvc-", StringComparison.Ordinal) && !named.Contains(v.Name)))
-            {
-                try
-                {
-                    if (_replicaService.Uses(pool, orphan.Name))
-                    {
-                        await _replicaService.StopAsync(orphan.Name).ConfigureAwait(false);
-                    }
-
-                    await pool.DeleteAsync(orphan.Name).ConfigureAwait(false);
-                    Log($"pool {pool.Name}: volume {orphan.Name} deleted: no replica assigned to this node names it (it was replaced while the node was away)");
-                }
-                catch (PoolException e)
-                {
-                    Log($"pool {pool.Name}: volume {orphan.Name} is no replica's, but cannot be deleted yet: {e.Message}");
-                }
             }
         }
     }

@@ -2,6 +2,7 @@ using Strata.Control.Apply;
 using Strata.Control.Nodes;
 using Strata.Control.Reconcile;
 using Strata.Control.Resources;
+using Strata.Control.Store;
 using Xunit;
 using static Strata.Control.Tests.MemoryCluster;
 
@@ -44,11 +45,19 @@ public sealed class ReplicaReplacementTests : IAsyncLifetime
         volume.Spec.ClaimRef = new ClaimReference { Namespace = "default", Name = "data", Uid = claim.Metadata.Uid };
         volume.Spec.MinInSync = VolumeSpec.DefaultMinInSync(replicas);
         volume.Status.InSync = inSync is null ? volume.Spec.Replicas.Select(r => r.Name).ToList() : [.. inSync];
+        volume.Status.Conditions = [new Condition { Type = "TargetReady", Status = "True", Reason = "Serving", LastTransitionTime = DateTimeOffset.UtcNow }];
         Assert.True(await _cluster.Resources.UpdateAsync(volume));
         return volume;
     }
 
     private async Task<Volume> VolumeAsync() => (await _cluster.GetAsync<Volume>(ResourceKind.Volume, "pvc-1"))!;
+
+    private async Task<VolumeReplica> ReplicaAsync(string name) => (await _cluster.GetAsync<VolumeReplica>(ResourceKind.VolumeReplica, name))!;
+
+    /// <summary>What a node's agent does once it deleted a replica's data: the finalize call the API makes.</summary>
+    private Task<bool> FinalizeAsync(string node, string replica) =>
+        new NodeRegistry(_cluster.Store, new ChangeNotifier(_cluster.Store, _ => { }), _ => { })
+            .FinalizeAsync(node, new NodeFinalization(ResourceKind.VolumeReplica.Kind, replica), CancellationToken.None);
 
     private async Task<List<string>> ReplicaRecordsAsync() =>
         (await _cluster.ListAsync<VolumeReplica>(ResourceKind.VolumeReplica)).Select(r => r.Metadata.Name).Order(StringComparer.Ordinal).ToList();
@@ -71,11 +80,12 @@ public sealed class ReplicaReplacementTests : IAsyncLifetime
         Assert.DoesNotContain(added.Name, volume.Status.InSync!);
         Assert.Equal(replicas - 1, volume.Status.InSync!.Count);
 
-        // The new replica's record is made and the old one's deleted in the same pass.
+        // The new replica's record is made and the old one's marked deleting (kept for its node) in the same pass.
         var records = await ReplicaRecordsAsync();
         Assert.Contains(added.Name, records);
-        Assert.DoesNotContain("pvc-1-pool-2", records);
-        Assert.Equal("Pending", (await _cluster.GetAsync<VolumeReplica>(ResourceKind.VolumeReplica, added.Name))!.Status.Phase);
+        Assert.NotNull((await ReplicaAsync("pvc-1-pool-2")).Metadata.DeletionTimestamp);
+        Assert.Equal("Pending", (await ReplicaAsync(added.Name)).Status.Phase);
+        Assert.Null((await ReplicaAsync(added.Name)).Metadata.DeletionTimestamp);
 
         var replaced = (await _cluster.Context.Events.ListAsync(volume)).Single(e => e.Reason == "ReplicaReplaced");
         Assert.Equal("Warning", replaced.Type);
@@ -149,12 +159,111 @@ public sealed class ReplicaReplacementTests : IAsyncLifetime
 
         // The first pass wrote only the volume (what ReplicaReplacement alone does), then the process died.
         var view = await _cluster.ViewAsync();
-        Assert.True(await new ReplicaReplacement(s_after).ReplaceAsync(view, view.Volumes.Single(), _cluster.Context, CancellationToken.None));
+        Assert.NotNull(await new ReplicaReplacement(s_after).ReplaceAsync(view, view.Volumes.Single(), _cluster.Context, CancellationToken.None));
         Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-2"], await ReplicaRecordsAsync());
 
         await _cluster.PassAsync(Reconciler());
-        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], await ReplicaRecordsAsync());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-2", "pvc-1-pool-3"], await ReplicaRecordsAsync());
         Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], (await VolumeAsync()).Spec.Replicas.Select(r => r.Name));
+        var old = await ReplicaAsync("pvc-1-pool-2");
+        Assert.NotNull(old.Metadata.DeletionTimestamp);
+        Assert.Equal("no longer one of volume pvc-1's replicas (replaced); deleted when node node-2 returns", Conditions.Find(old.Status.Conditions, "Deleting")?.Message);
+    }
+
+    [Fact]
+    public async Task The_replaced_replicas_record_stays_deleting_until_its_node_finalizes_it()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+        await _cluster.PassAsync(Reconciler());
+
+        // The old record stays, marked deleting and saying why: only its node, once back, deletes its data and the record.
+        var old = await ReplicaAsync("pvc-1-pool-2");
+        Assert.NotNull(old.Metadata.DeletionTimestamp);
+        var deleting = Conditions.Find(old.Status.Conditions, "Deleting");
+        Assert.Equal(("True", "Replaced", "replaced by pvc-1-pool-3 on node node-3; deleted when node node-2 returns"), (deleting?.Status, deleting?.Reason, deleting?.Message));
+        Assert.Single(await _cluster.Context.Events.ListAsync(old), e => e.Reason == "Deleting");
+        Assert.Null((await ReplicaAsync("pvc-1-pool-3")).Metadata.DeletionTimestamp);
+
+        // Its pool's space stays promised until its data is gone; the new pool's is promised too, each once.
+        var view = await _cluster.ViewAsync();
+        Assert.Equal([1 * Gi, 1 * Gi, 1 * Gi], new[] { "pool-1", "pool-2", "pool-3" }.Select(p => Placement.Promised(view, p)));
+
+        // The volume's state is that of the replicas it names: the one being deleted is not one of them. Later
+        // passes leave the record as it is.
+        await _cluster.PassAsync(Reconciler());
+        var volume = await VolumeAsync();
+        Assert.Equal(("Degraded", "1 of 2 replicas in sync: pvc-1-pool-3 is Pending (node node-3)"), (volume.Status.State, volume.Status.Message));
+        Assert.Equal(old.Metadata.DeletionTimestamp, (await ReplicaAsync("pvc-1-pool-2")).Metadata.DeletionTimestamp);
+
+        // Only its own node finalizes it; then it is gone for good, and its pool's promise with it.
+        Assert.False(await FinalizeAsync("node-1", "pvc-1-pool-2"));
+        Assert.True(await FinalizeAsync("node-2", "pvc-1-pool-2"));
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], await ReplicaRecordsAsync());
+        Assert.Equal(0, Placement.Promised(await _cluster.ViewAsync(), "pool-2"));
+    }
+
+    [Fact]
+    public async Task A_replica_named_again_while_its_old_record_is_being_deleted_gets_a_new_record_once_the_old_one_is_gone()
+    {
+        await SetUpAsync(2, away: TimeSpan.Zero);
+        var old = await ReplicaAsync("pvc-1-pool-2");
+        old.Metadata.DeletionTimestamp = DateTimeOffset.UtcNow;
+        Assert.True(await _cluster.Resources.UpdateAsync(old));
+
+        // The volume still names it: the record being deleted is neither taken back nor taken for a new one, and
+        // the volume counts the replica as missing.
+        await _cluster.PassAsync(new VolumeReconciler(TimeSpan.Zero));
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-2"], await ReplicaRecordsAsync());
+        Assert.NotNull((await ReplicaAsync("pvc-1-pool-2")).Metadata.DeletionTimestamp);
+        Assert.Equal("Degraded", (await VolumeAsync()).Status.State);
+
+        Assert.True(await FinalizeAsync("node-2", "pvc-1-pool-2"));
+        await _cluster.PassAsync(new VolumeReconciler(TimeSpan.Zero));
+        var made = await ReplicaAsync("pvc-1-pool-2");
+        Assert.Null(made.Metadata.DeletionTimestamp);
+        Assert.Equal("Pending", made.Status.Phase);
+    }
+
+    [Fact]
+    public async Task A_node_still_holding_a_replaced_replica_of_the_volume_gets_no_new_one()
+    {
+        // node-3's replica is away past the timeout; the only other Ready node, node-2, has a second pool, but still
+        // holds a replica of the volume replaced earlier (its record being deleted): it is not a place for a new one.
+        await _cluster.AddNodeAsync("node-1");
+        await _cluster.AddNodeAsync("node-2");
+        await _cluster.AddNodeAsync("node-3", ready: false);
+        var node3 = (await _cluster.GetAsync<Node>(ResourceKind.Node, "node-3"))!;
+        node3.Status.Conditions = [new Condition { Type = "Ready", Status = "False", Reason = "NodeLeaseExpired", LastTransitionTime = DateTimeOffset.UtcNow - TimeSpan.FromHours(1) }];
+        Assert.True(await _cluster.Resources.UpdateAsync(node3));
+        var pool1 = await _cluster.AddPoolAsync("pool-1", "node-1", 10 * Gi);
+        var pool2 = await _cluster.AddPoolAsync("pool-2", "node-2", 10 * Gi);
+        await _cluster.AddPoolAsync("pool-2b", "node-2", 10 * Gi);
+        var pool3 = await _cluster.AddPoolAsync("pool-3", "node-3", 10 * Gi);
+        var claim = await _cluster.AddClaimAsync("data", "replicated");
+        var volume = await _cluster.AddVolumeAsync("pvc-1", 1 * Gi, pool1, pool2);
+        var replaced = await ReplicaAsync("pvc-1-pool-2");
+        replaced.Metadata.DeletionTimestamp = DateTimeOffset.UtcNow;
+        Assert.True(await _cluster.Resources.UpdateAsync(replaced));
+        volume = await VolumeAsync();
+        volume.Spec.ClaimRef = new ClaimReference { Namespace = "default", Name = "data", Uid = claim.Metadata.Uid };
+        volume.Spec.Replicas[1] = new ReplicaPlacement { Name = "pvc-1-pool-3", Pool = "pool-3", Node = "node-3" };
+        volume.Status.InSync = ["pvc-1-pool-1"];
+        Assert.True(await _cluster.Resources.UpdateAsync(volume));
+        Assert.True(await _cluster.Resources.CreateAsync(new VolumeReplica
+        {
+            Metadata = { Name = "pvc-1-pool-3" },
+            Spec = { Volume = "pvc-1", Pool = pool3.Metadata.Name, Node = "node-3", SizeBytes = 1 * Gi },
+            Status = { Phase = "Offline" },
+        }));
+
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], (await VolumeAsync()).Spec.Replicas.Select(r => r.Name));
+
+        // Once node-2 has deleted it, node-2 is a place for the new replica.
+        Assert.True(await FinalizeAsync("node-2", "pvc-1-pool-2"));
+        await _cluster.PassAsync(Reconciler());
+        Assert.Contains((await VolumeAsync()).Spec.Replicas, r => r.Node == "node-2");
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Strata.EndToEnd.Tests.Harness;
 using Xunit;
 using Xunit.Abstractions;
@@ -16,8 +17,9 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : Replicat
 {
     /// <summary>
     /// A node gone past the timeout gets its replica replaced on a fourth (or third) node; full rebuild; the volume is
-    /// back to N healthy replicas, no I/O error reached the initiator, and the whole volume reads back clean. When the
-    /// node finally returns, it deletes the replaced replica's data.
+    /// back to N healthy replicas, no I/O error reached the initiator, and the whole volume reads back clean. The old
+    /// replica's record stays, marked deleting, until the node finally returns: then it deletes the replaced replica's
+    /// data and the record goes.
     /// </summary>
     [Theory]
     [InlineData(2)]
@@ -45,7 +47,7 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : Replicat
         await cluster.WaitForAsync("pv", items => Replicas(items[0]) is var now && now.Count == replicas
             && now.All(r => r.Node != victim.Node) && now.Any(r => r.Node == spare), StepTimeout, $"{victim.Name} replaced on {spare}");
         string added = Replicas((await cluster.ListAsync("pv"))[0]).Single(r => r.Node == spare).Name;
-        await cluster.WaitForAsync("cvr", items => items.Count == replicas && items.All(r => Field(r, "status.phase") == "Healthy"),
+        await cluster.WaitForAsync("cvr", items => Live(items) is var live && live.Count == replicas && live.All(r => Field(r, "status.phase") == "Healthy"),
             StepTimeout, $"{replicas} replicas, all Healthy ({added} rebuilt)");
         long acknowledgedAfter = verifier.Acknowledged;
         await Wait.UntilAsync(() => verifier.Acknowledged > acknowledgedAfter + 200, StepTimeout, "writes to go on after the rebuild");
@@ -55,7 +57,11 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : Replicat
         Assert.True(during.Failed == 0 && during.FlushesFailed == 0, "an I/O error reached the initiator:\n" + string.Join("\n", verifier.ErrorLog));
 
         var cvrs = await cluster.ListAsync("cvr");
-        Assert.Equal(Replicas((await cluster.ListAsync("pv"))[0]).Select(r => r.Name).Order(), cvrs.Select(r => Field(r, "metadata.name")!).Order());
+        Assert.Equal(Replicas((await cluster.ListAsync("pv"))[0]).Select(r => r.Name).Order(), Live(cvrs).Select(r => Field(r, "metadata.name")!).Order());
+        var old = Assert.Single(cvrs, r => Field(r, "metadata.name") == victim.Name);
+        Assert.NotNull(Field(old, "metadata.deletionTimestamp"));
+        Assert.EndsWith($"; deleted when node {victim.Node} returns", Condition(old, "Deleting", out string? deleting), StringComparison.Ordinal);
+        Assert.Equal("True", deleting);
         var rebuilt = await cluster.GetAsync("cvr", added);
         Log($"{added}: last rebuild {Field(rebuilt, "status.sync.lastRebuild")}");
         Assert.Equal("True", Field(rebuilt, "status.sync.lastRebuild.full"), ignoreCase: true);
@@ -66,13 +72,16 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : Replicat
 
         await rig.VerifyCleanAsync(verifier, client, $"after {victim.Name} was replaced by {added}");
 
-        // The node comes back: no replica of its pool names the volume any more, so it deletes the old copy.
-        string pv = Field(volume, "metadata.name")!;
+        // The node comes back: it is told its replica is being deleted, deletes the old copy and finalizes the record.
         cluster.StartNode(Index(victim.Node));
-        await Wait.UntilAsync(() => cluster.NodeOutput(Index(victim.Node)).Contains($"volume {pv} deleted", StringComparison.Ordinal), StepTimeout,
-            $"{victim.Node} to delete the replaced replica's volume from {victim.Pool}");
+        await Wait.UntilAsync(() => cluster.NodeOutput(Index(victim.Node)).Contains($"replica {victim.Name}: volume deleted from pool {victim.Pool}", StringComparison.Ordinal),
+            StepTimeout, $"{victim.Node} to delete the replaced replica's volume from {victim.Pool}");
+        await cluster.WaitForAsync("cvr", items => items.All(r => Field(r, "metadata.name") != victim.Name), StepTimeout, $"{victim.Name}'s record to go");
         await cluster.WaitForNodesReadyAsync();
         Assert.Equal(replicas, (await cluster.ListAsync("cvr")).Count);
         Assert.Equal(replicas, Replicas((await cluster.ListAsync("pv"))[0]).Count);
     }
+
+    /// <summary>The replica records not being deleted.</summary>
+    private static List<JsonNode> Live(IEnumerable<JsonNode> cvrs) => cvrs.Where(r => Field(r, "metadata.deletionTimestamp") is null).ToList();
 }

@@ -72,7 +72,7 @@ internal static class ResourceColumns
             return
             [
                 name, new("USED", r => Human(r, "status.usedBytes")), new("ALLOCATED", r => Human(r, "status.allocatedBytes")),
-                new("STATUS", r => Text(r, "status.phase", "Pending")), age,
+                new("STATUS", r => Status(r)), age,
                 new("NODE", r => Text(r, "spec.node"), WideOnly: true), new("POOL", r => Text(r, "spec.pool"), WideOnly: true),
             ];
         }

@@ -11,20 +11,28 @@ public static class Placement
     /// <summary>The pools chosen, or why there are not enough; <see cref="BeingMade"/> when every pool missing is only still being made (a wait, not a fault).</summary>
     public sealed record Choice(IReadOnlyList<StoragePool> Pools, string? Problem, bool BeingMade = false);
 
-    /// <summary>Bytes of <paramref name="pool"/> promised to volumes placed on it (deleted ones included until they are gone).</summary>
+    /// <summary>
+    /// Bytes of <paramref name="pool"/> promised to volumes placed on it (deleted ones included until they are gone),
+    /// and to replicas replaced away from it whose data its node has not deleted yet (their records, being deleted,
+    /// are still there). A replica counts once, whether its volume or only its record names the pool.
+    /// </summary>
     public static long Promised(ClusterView view, string pool) =>
-        view.Volumes.Where(v => v.Spec.Replicas.Any(r => r.Pool == pool)).Sum(v => v.Spec.SizeBytes);
+        view.Volumes.Where(v => v.Spec.Replicas.Any(r => r.Pool == pool)).Sum(v => v.Spec.SizeBytes)
+        + view.Replicas.Where(r => r.Spec.Pool == pool && r.Metadata.DeletionTimestamp is not null
+            && !view.Volumes.Any(v => v.Metadata.Name == r.Spec.Volume && v.Spec.Replicas.Any(p => p.Pool == pool))).Sum(r => r.Spec.SizeBytes);
 
     public static Choice Choose(ClusterView view, string claim, int replicas, long sizeBytes) =>
         ChooseAmong(view, claim, replicas, sizeBytes, _ => true);
 
     /// <summary>
     /// One pool for a replica that takes the place of one of <paramref name="volume"/>'s: chosen as
-    /// <see cref="Choose"/> does, on a node that holds none of the volume's replicas.
+    /// <see cref="Choose"/> does, on a node that holds none of the volume's replicas, nor a record of one still being
+    /// deleted (a replica replaced earlier whose node has not deleted it yet: a node hosts one replica of a volume).
     /// </summary>
     public static Choice ChooseReplacement(ClusterView view, string claim, Volume volume) =>
         ChooseAmong(view, claim, 1, volume.Spec.SizeBytes, pool => volume.Spec.Replicas.All(r => r.Node != pool.Spec.Node)
-            && view.Replicas.All(r => r.Metadata.Name != ReplicaName(volume.Metadata.Name, pool.Metadata.Name)));
+            && view.Replicas.All(r => r.Metadata.Name != ReplicaName(volume.Metadata.Name, pool.Metadata.Name)
+                && (r.Spec.Volume != volume.Metadata.Name || r.Spec.Node != pool.Spec.Node)));
 
     /// <summary>The name of a volume's replica in a pool.</summary>
     public static string ReplicaName(string volume, string pool) => $"{volume}-{pool}";

@@ -11,24 +11,27 @@ namespace Strata.Control.Reconcile;
 /// <c>spec.replicas</c> (which is also the promise of its pool's space) and the old one leaves <c>status.inSync</c>,
 /// so the in-sync set always names replicas of the volume, and a control plane that dies mid-way has done all of it
 /// or nothing. The rest is level-triggered and idempotent: the VolumeReconciler makes the new VolumeReplica and
-/// deletes the record of the one the volume no longer names; the target's node adds and removes them (the new one
-/// gets a full copy); a returning node deletes the old replica's data (NodeAgent).
+/// marks the record of the one the volume no longer names deleting; the target's node adds and removes them (the new
+/// one gets a full copy); the old replica's node, when it returns, deletes its data and finalizes the record (NodeAgent).
 /// </remarks>
 public sealed class ReplicaReplacement(TimeSpan after)
 {
+    /// <summary>A replacement written to the volume record: <see cref="Gone"/>'s place is now <see cref="By"/>'s.</summary>
+    public sealed record Replaced(ReplicaPlacement Gone, ReplicaPlacement By);
+
     /// <summary>Longhorn's and cStor's practice is minutes: long enough for a reboot or a short outage to end.</summary>
     public static readonly TimeSpan DefaultAfter = TimeSpan.FromMinutes(5);
 
     /// <summary>How long a replica's node must be NotReady before the replica is replaced; zero or less: never.</summary>
     public TimeSpan After { get; } = after;
 
-    /// <summary>Replaces at most one replica of <paramref name="volume"/>; true when the volume record was written.</summary>
-    public async Task<bool> ReplaceAsync(ClusterView view, Volume volume, ReconcileContext context, CancellationToken ct)
+    /// <summary>Replaces at most one replica of <paramref name="volume"/>; what was replaced when the volume record was written, else null.</summary>
+    public async Task<Replaced?> ReplaceAsync(ClusterView view, Volume volume, ReconcileContext context, CancellationToken ct)
     {
         // Only a volume that serves (Bound): a Pending one is still being made, a Released one is kept as it is.
         if (After <= TimeSpan.Zero || volume.Status.Phase != "Bound")
         {
-            return false;
+            return null;
         }
 
         var inSync = volume.Status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
@@ -59,17 +62,17 @@ public sealed class ReplicaReplacement(TimeSpan after)
                 // Lost a race (a target changed the in-sync set, a report): nothing was written; the next pass decides again.
                 volume.Spec.Replicas[i] = gone;
                 volume.Status.InSync = inSyncBefore;
-                return false;
+                return null;
             }
 
             string message = $"replica {gone.Name} on node {gone.Node}, NotReady for {Minutes(away)}, is replaced by {replacement.Name} on node {replacement.Node} " +
                 $"(pool {replacement.Pool}), which gets a full copy";
             context.Log($"volume {volume.Metadata.Name}: {message}");
             await context.EventAsync(volume, "ReplicaReplaced", message, ct, warning: true).ConfigureAwait(false);
-            return true;
+            return new Replaced(gone, replacement);
         }
 
-        return false;
+        return null;
     }
 
     /// <summary>

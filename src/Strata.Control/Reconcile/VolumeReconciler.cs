@@ -32,7 +32,11 @@ public sealed class VolumeReconciler(TimeSpan replaceAfter) : IReconciler
                 continue;
             }
 
-            await _replacement.ReplaceAsync(view, volume, context, ct).ConfigureAwait(false);
+            var replaced = await _replacement.ReplaceAsync(view, volume, context, ct).ConfigureAwait(false);
+
+            // A record of the same name still being deleted (a replica named again before its node finalized the old
+            // one) is not taken for the new one: the new record is made once the old one is gone, never reusing data
+            // its node was told to delete.
             foreach (var placement in volume.Spec.Replicas.Where(p => replicas.All(r => r.Metadata.Name != p.Name)))
             {
                 var replica = new VolumeReplica
@@ -48,29 +52,37 @@ public sealed class VolumeReconciler(TimeSpan replaceAfter) : IReconciler
                 }
             }
 
-            await DeleteReplacedAsync(view, volume, replicas, context, ct).ConfigureAwait(false);
-            await UpdateStatusAsync(view, volume, replicas, context, ct).ConfigureAwait(false);
+            await MarkReplacedAsync(view, volume, replicas, replaced, context, ct).ConfigureAwait(false);
+
+            // The volume's state is that of the replicas it names; one being deleted is not one of them.
+            var named = replicas.Where(r => r.Metadata.DeletionTimestamp is null && volume.Spec.Replicas.Any(p => p.Name == r.Metadata.Name)).ToList();
+            await UpdateStatusAsync(view, volume, named, context, ct).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// A replica the volume no longer names (it was replaced) loses its record. Its data stays in its pool until its
-    /// node, which is away, comes back: the node deletes volumes of its pools that no replica names.
+    /// A replica the volume no longer names (it was replaced) is marked deleting, as a deleted volume's replicas are;
+    /// its record is never deleted here. It stays, saying why, until its node (away when it was replaced) has deleted
+    /// its data from its pool and finalizes it: a node deletes only what it is told to delete.
     /// </summary>
-    private static async Task DeleteReplacedAsync(ClusterView view, Volume volume, List<VolumeReplica> replicas, ReconcileContext context, CancellationToken ct)
+    private static async Task MarkReplacedAsync(ClusterView view, Volume volume, List<VolumeReplica> replicas, ReplicaReplacement.Replaced? replaced, ReconcileContext context, CancellationToken ct)
     {
-        foreach (var replaced in replicas.Where(r => volume.Spec.Replicas.All(p => p.Name != r.Metadata.Name)).ToList())
+        foreach (var old in replicas.Where(r => r.Metadata.DeletionTimestamp is null && volume.Spec.Replicas.All(p => p.Name != r.Metadata.Name)))
         {
-            if (!await context.Resources.DeleteAsync(replaced, ct).ConfigureAwait(false))
+            string node = old.Spec.Node;
+            string why = replaced is { } r && r.Gone.Name == old.Metadata.Name
+                ? $"replaced by {r.By.Name} on node {r.By.Node}"
+                : $"no longer one of volume {volume.Metadata.Name}'s replicas (replaced)";
+            string message = $"{why}; " + (view.IsReady(node) ? $"node {node} deletes it" : $"deleted when node {node} returns");
+            old.Metadata.DeletionTimestamp = DateTimeOffset.UtcNow;
+            var conditions = old.Status.Conditions;
+            Conditions.Set(ref conditions, "Deleting", true, "Replaced", message);
+            old.Status.Conditions = conditions;
+            if (await context.UpdateAsync(old, ct).ConfigureAwait(false))
             {
-                context.Requeue = true;
-                continue;
+                context.Log($"volume {volume.Metadata.Name}: replica {old.Metadata.Name} (node {node}) {message}");
+                await context.EventAsync(old, "Deleting", message, ct).ConfigureAwait(false);
             }
-
-            await context.Events.DeleteAllAsync(replaced, ct).ConfigureAwait(false);
-            replicas.Remove(replaced);
-            view.Replicas.Remove(replaced);
-            context.Log($"volume {volume.Metadata.Name}: record of replaced replica {replaced.Metadata.Name} (node {replaced.Spec.Node}) deleted");
         }
     }
 

@@ -40,9 +40,6 @@ internal sealed class ReplicaService(IPEndPoint listen, IPAddress? advertise, st
 
     public bool IsServing(string volume) => _served.ContainsKey(volume);
 
-    /// <summary>Whether <paramref name="pool"/> has <paramref name="volume"/> open for the replica server.</summary>
-    public bool Uses(StoragePool pool, string volume) => _served.TryGetValue(volume, out var s) && s.Pool == pool;
-
     public void Serve(string volume, StoragePool pool)
     {
         if (!_served.ContainsKey(volume))
