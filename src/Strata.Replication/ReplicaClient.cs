@@ -333,7 +333,12 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         }
         catch (TimeoutException)
         {
-            Abort();
+            // A peer that answers nothing is taken as gone, as by the reply timeout, and reset for the same reason:
+            // a shutdown would send FIN behind the requests still in the kernel's send queue, which would reach the
+            // replica once the link heals, though they fail here as Unavailable.
+            Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable,
+                $"the replica server at {RemoteEndPoint} (volume {VolumeId}) answered nothing for {GoodbyeTimeout.TotalSeconds:0} s after Goodbye"),
+                reset: true);
         }
 
         await _receiving.ConfigureAwait(false);
