@@ -75,11 +75,56 @@ public sealed class CutLinkProxy : IAsyncDisposable
         await Task.WhenAll(ClientToServerAsync(client, server), ServerToClientAsync(server, client));
     }
 
+    /// <summary>Client to server: every byte forwarded, also those read after the cut once it healed (counted).</summary>
     private async Task ClientToServerAsync(Socket from, Socket to)
     {
-        var buffer = new byte[65536];
         long afterCut = 0;
-        var end = SocketError.Success;
+        var end = await PumpAsync(from, (bytes, cut) =>
+        {
+            if (cut)
+            {
+                afterCut += bytes.Length;
+            }
+
+            return to.SendAsync(bytes, SocketFlags.None).AsTask();
+        });
+
+        try
+        {
+            to.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+
+        _clientEnded.TrySetResult((afterCut, end));
+    }
+
+    /// <summary>Server to client: forwarded until the cut; what comes after is kept, never forwarded.</summary>
+    private async Task ServerToClientAsync(Socket from, Socket to)
+    {
+        var afterCut = new MemoryStream();
+        await PumpAsync(from, (bytes, cut) =>
+        {
+            if (!cut)
+            {
+                return to.SendAsync(bytes, SocketFlags.None).AsTask();
+            }
+
+            afterCut.Write(bytes.Span);
+            return Task.CompletedTask;
+        });
+
+        _serverEnded.TrySetResult(afterCut.ToArray());
+    }
+
+    /// <summary>
+    /// Reads <paramref name="from"/> until it ends and hands each read to <paramref name="deliver"/> with whether the
+    /// link was cut when the bytes came; how the stream ended (Success for a FIN).
+    /// </summary>
+    private async Task<SocketError> PumpAsync(Socket from, Func<ReadOnlyMemory<byte>, bool, Task> deliver)
+    {
+        var buffer = new byte[65536];
         try
         {
             while (true)
@@ -95,73 +140,20 @@ public sealed class CutLinkProxy : IAsyncDisposable
                 int n = await from.ReceiveAsync(buffer, SocketFlags.None);
                 if (n == 0)
                 {
-                    break;
+                    return SocketError.Success;
                 }
 
-                if (cut)
-                {
-                    afterCut += n;
-                }
-
-                await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None);
+                await deliver(buffer.AsMemory(0, n), cut);
             }
         }
         catch (SocketException e)
         {
-            end = e.SocketErrorCode;
+            return e.SocketErrorCode;
         }
         catch (ObjectDisposedException)
         {
-            end = SocketError.OperationAborted;
+            return SocketError.OperationAborted;
         }
-
-        try
-        {
-            to.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-
-        _clientEnded.TrySetResult((afterCut, end));
-    }
-
-    private async Task ServerToClientAsync(Socket from, Socket to)
-    {
-        var buffer = new byte[65536];
-        var afterCut = new MemoryStream();
-        try
-        {
-            while (true)
-            {
-                await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
-                bool cut = _cut;
-                if (cut)
-                {
-                    await _healed.Task;
-                }
-
-                int n = await from.ReceiveAsync(buffer, SocketFlags.None);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                if (cut)
-                {
-                    afterCut.Write(buffer, 0, n);
-                }
-                else
-                {
-                    await to.SendAsync(buffer.AsMemory(0, n), SocketFlags.None);
-                }
-            }
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
-
-        _serverEnded.TrySetResult(afterCut.ToArray());
     }
 
     public async ValueTask DisposeAsync()
