@@ -384,6 +384,7 @@ public sealed class NodeAgent : IAsyncDisposable
                 Replicas = epoch.Replicas.Select(r => r.Name).ToList(),
                 InSync = epoch.InSync,
                 MinInSync = epoch.MinInSync,
+                RebuildCheckpoints = epoch.RebuildCheckpoints ?? [],
                 PreferredReplica = epoch.Replicas.FirstOrDefault(r => r.Node == Name)?.Name,
                 Log = Log,
             }, connector, new ControlMembershipStore(_client, Name, name), ct).ConfigureAwait(false);

@@ -104,6 +104,11 @@ internal static class ApiEndpoints
             services.Wake();
             return Results.Json(result, ResourceJson.Options);
         }).WithName("ChangeInSync");
+        nodes.MapPost("/volumes/{volume}/rebuild-checkpoint", async (string name, string volume, RebuildCheckpointChange change, CancellationToken ct) =>
+        {
+            await services.Membership.SetRebuildCheckpointAsync(name, volume, change, ct).ConfigureAwait(false);
+            return Results.Json(new JsonObject(), ResourceJson.Options);
+        }).WithName("SetRebuildCheckpoint");
         nodes.MapPost("/finalize", async (string name, NodeFinalization finalization, CancellationToken ct) =>
             await services.Nodes.FinalizeAsync(name, finalization, ct).ConfigureAwait(false) ? Results.Ok() : Results.Conflict()).WithName("Finalize");
     }

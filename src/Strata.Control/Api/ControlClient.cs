@@ -91,6 +91,9 @@ public sealed class ControlClient : IDisposable
     public async Task<InSyncResult> ChangeInSyncAsync(string node, string volume, InSyncChange change, CancellationToken ct = default) =>
         (await SendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/volumes/{Uri.EscapeDataString(volume)}/in-sync", JsonContent.Create(change, options: ResourceJson.Options), ct).ConfigureAwait(false)).Deserialize<InSyncResult>(ResourceJson.Options)!;
 
+    public async Task SetRebuildCheckpointAsync(string node, string volume, RebuildCheckpointChange change, CancellationToken ct = default) =>
+        await SendAsync(HttpMethod.Post, $"api/v1/nodes/{node}/volumes/{Uri.EscapeDataString(volume)}/rebuild-checkpoint", JsonContent.Create(change, options: ResourceJson.Options), ct).ConfigureAwait(false);
+
     public void Dispose() => _http.Dispose();
 
     private static string Namespace(string? ns, char separator) => ns is null ? "" : $"{separator}namespace={Uri.EscapeDataString(ns)}";

@@ -43,13 +43,17 @@ public sealed record IoOpCounts(long Count, long Bytes, double Seconds);
 public sealed record ReplicaSyncReport(string Name, ReplicaSync Sync);
 
 /// <summary>A target instance's epoch, just taken, and what it needs to open the replicas.</summary>
-public sealed record VolumeEpoch(long Epoch, List<string> InSync, List<ReplicaEndpoint> Replicas, int MinInSync);
+/// <param name="RebuildCheckpoints">Bytes a previous target's rebuild had made whole on replicas out of the set, by replica: resumed there.</param>
+public sealed record VolumeEpoch(long Epoch, List<string> InSync, List<ReplicaEndpoint> Replicas, int MinInSync, Dictionary<string, long>? RebuildCheckpoints = null);
 
 /// <summary>Where a replica is served: its node's replica server.</summary>
 public sealed record ReplicaEndpoint(string Name, string Node, string? Endpoint);
 
 /// <summary>A target asking to change the in-sync set from <paramref name="Expected"/> to <paramref name="InSync"/> at its epoch.</summary>
 public sealed record InSyncChange(long Epoch, List<string> Expected, List<string> InSync);
+
+/// <summary>A target recording, at its epoch, how far its rebuild of a replica has made it whole and durable (bytes), or clearing that (null).</summary>
+public sealed record RebuildCheckpointChange(long Epoch, string Replica, long? CopiedBytes);
 
 /// <summary>The in-sync set the store holds after a change was asked (the one asked for when it was made).</summary>
 public sealed record InSyncResult(List<string> InSync);

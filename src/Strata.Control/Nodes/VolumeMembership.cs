@@ -41,7 +41,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
         var replicas = volume.Spec.Replicas.Select(r => new ReplicaEndpoint(r.Name, r.Node, nodes.GetValueOrDefault(r.Node)?.Spec.ReplicaEndpoint)).ToList();
         log($"volume {volumeName}: epoch {volume.Status.Epoch} taken by the target on node {node}; in sync: {string.Join(", ", volume.Status.InSync!)}");
         await _events.RecordAsync(volume, "Normal", "TargetEpoch", $"the target on node {node} took epoch {volume.Status.Epoch}; older target instances are fenced", ct).ConfigureAwait(false);
-        return new VolumeEpoch(volume.Status.Epoch, volume.Status.InSync!, replicas, volume.Spec.MinInSync);
+        return new VolumeEpoch(volume.Status.Epoch, volume.Status.InSync!, replicas, volume.Spec.MinInSync, volume.Status.RebuildCheckpoints);
     }
 
     /// <summary>
@@ -80,6 +80,13 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
                 return false;
             }
 
+            // A replica joining or leaving the set loses its rebuild checkpoint: in the set it needs none, and one that
+            // left misses writes from now on (docs/replication.md, "Resuming a rebuild").
+            foreach (string changed in current.Except(wanted).Concat(wanted.Except(current)))
+            {
+                v.Status.RebuildCheckpoints?.Remove(changed);
+            }
+
             v.Status.InSync = wanted;
             applied = true;
             return true;
@@ -105,6 +112,60 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
         }
 
         return new InSyncResult([.. now]);
+    }
+
+    /// <summary>
+    /// Records (or clears, <see cref="RebuildCheckpointChange.CopiedBytes"/> null) how far the target's rebuild of a
+    /// replica has made it whole, when the volume is still at <see cref="RebuildCheckpointChange.Epoch"/>. A replica in
+    /// the set, or no longer of the volume, gets none. Throws <see cref="ControlException"/> Conflict when the epoch moved on.
+    /// </summary>
+    public async Task SetRebuildCheckpointAsync(string node, string volumeName, RebuildCheckpointChange change, CancellationToken ct)
+    {
+        string? refusal = null;
+        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+        {
+            refusal = null;
+            if (v.Status.Epoch != change.Epoch || v.Spec.TargetNode != node)
+            {
+                refusal = $"volume {volumeName} is at epoch {v.Status.Epoch} (target on node {v.Spec.TargetNode}), not {change.Epoch} on node {node}: this target instance is fenced";
+                return false;
+            }
+
+            var checkpoints = v.Status.RebuildCheckpoints;
+            bool keep = change.CopiedBytes is { } bytes && bytes >= 0 && v.Spec.Replicas.Any(r => r.Name == change.Replica)
+                && !(v.Status.InSync ?? []).Contains(change.Replica);
+            if (keep)
+            {
+                if (checkpoints?.GetValueOrDefault(change.Replica, -1) == change.CopiedBytes)
+                {
+                    return false;
+                }
+
+                (v.Status.RebuildCheckpoints ??= [])[change.Replica] = change.CopiedBytes!.Value;
+                return true;
+            }
+
+            if (checkpoints is null || !checkpoints.Remove(change.Replica))
+            {
+                return false;
+            }
+
+            if (checkpoints.Count == 0)
+            {
+                v.Status.RebuildCheckpoints = null;
+            }
+
+            return true;
+        }, ct).ConfigureAwait(false);
+        if (volume is null)
+        {
+            throw ControlException.NotFound($"volume {volumeName} not found");
+        }
+
+        if (refusal is not null)
+        {
+            throw ControlException.Conflict(refusal);
+        }
     }
 
     private static bool SameSet(IReadOnlyCollection<string> a, IReadOnlyCollection<string> b) => a.Count == b.Count && a.All(b.Contains);

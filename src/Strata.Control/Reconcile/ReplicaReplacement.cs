@@ -57,11 +57,14 @@ public sealed class ReplicaReplacement(TimeSpan after)
             var inSyncBefore = volume.Status.InSync;
             volume.Spec.Replicas[i] = replacement;
             volume.Status.InSync = inSync.Where(n => n != gone.Name).ToList();
+            var checkpointsBefore = volume.Status.RebuildCheckpoints;
+            volume.Status.RebuildCheckpoints = checkpointsBefore?.Where(c => c.Key != gone.Name).ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal) is { Count: > 0 } kept ? kept : null;
             if (!await context.UpdateAsync(volume, ct).ConfigureAwait(false))
             {
                 // Lost a race (a target changed the in-sync set, a report): nothing was written; the next pass decides again.
                 volume.Spec.Replicas[i] = gone;
                 volume.Status.InSync = inSyncBefore;
+                volume.Status.RebuildCheckpoints = checkpointsBefore;
                 return null;
             }
 

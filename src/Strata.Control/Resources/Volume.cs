@@ -101,5 +101,11 @@ public sealed class VolumeStatus
     /// </summary>
     public List<string>? InSync { get; set; }
 
+    /// <summary>
+    /// By replica out of the in-sync set: how many bytes from the volume's start its rebuild had made identical and
+    /// durable when the target last recorded it; a new target resumes the rebuild there (docs/replication.md).
+    /// </summary>
+    public Dictionary<string, long>? RebuildCheckpoints { get; set; }
+
     public List<Condition>? Conditions { get; set; }
 }

@@ -14,6 +14,16 @@ public interface IMembershipStore
     /// <exception cref="MembershipFencedException">The volume's epoch is no longer <paramref name="epoch"/>.</exception>
     /// <exception cref="MembershipUnavailableException">The store could not be reached or answer; the call changed nothing known.</exception>
     Task<IReadOnlyList<string>> CompareAndSetInSyncAsync(long epoch, IReadOnlyList<string> expected, IReadOnlyList<string> inSync, CancellationToken ct);
+
+    /// <summary>
+    /// Records <paramref name="copiedBytes"/> as the rebuild checkpoint of <paramref name="replica"/> (it holds every
+    /// block below that offset as the in-sync replicas do, durably), or clears it when null, if the store still holds
+    /// <paramref name="epoch"/>. A replica of the in-sync set has none: a change of its membership clears it, and
+    /// setting one for a replica in the set (or no longer of the volume) records nothing.
+    /// </summary>
+    /// <exception cref="MembershipFencedException">The volume's epoch is no longer <paramref name="epoch"/>.</exception>
+    /// <exception cref="MembershipUnavailableException">The store could not be reached or answer; the checkpoint may or may not be recorded.</exception>
+    Task SetRebuildCheckpointAsync(long epoch, string replica, long? copiedBytes, CancellationToken ct);
 }
 
 /// <summary>A newer target instance took the volume over: this one may not change anything again.</summary>

@@ -52,7 +52,23 @@ internal sealed class ReplicaMember(string name, long grains)
 
     public SparseBitmap? CopiesFlushing { get; set; }
 
+    /// <summary>The first grains of the copies the rebuild has claimed and not finished: not durable there yet. Under <see cref="CopyLock"/>.</summary>
+    public SortedSet<long> Copying { get; } = [];
+
     public Lock CopyLock { get; } = new();
+
+    /// <summary>
+    /// The rebuild checkpoint (bytes) the store may hold for it: found there at open, or being written or written by
+    /// this target; null once the store is known to hold none. While it is set and the replica misses writes
+    /// (offline), no write may be acknowledged: a later target would trust it. Under the volume's gate.
+    /// </summary>
+    public long? CheckpointStored { get; set; }
+
+    /// <summary>The checkpoint this target wants the store to hold: null from the moment the replica fails. Under the volume's gate.</summary>
+    public long? CheckpointWanted { get; set; }
+
+    /// <summary>At open, from the store's checkpoint: the grain its interrupted rebuild resumes from.</summary>
+    public long? ResumeFromGrain { get; set; }
 
     /// <summary>Bytes copied since the rebuild last flushed this replica (or started a flush).</summary>
     public long CopiedSinceFlush;

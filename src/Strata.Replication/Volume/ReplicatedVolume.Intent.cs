@@ -32,7 +32,7 @@ public sealed partial class ReplicatedVolume
     }
 
     /// <summary>
-    /// Settles the in-sync replicas of <paramref name="flushed"/>, which the flush just reached. A change sent before
+    /// Settles the in-sync and rebuilding replicas of <paramref name="flushed"/>, which the flush just reached. A change sent before
     /// the flush may have reached one replica and not yet another: its region must stay set on the one it reached, so
     /// the changes in flight are waited for first. A change sent after that reaches every replica after the flush, so
     /// it keeps its regions set. When the view changed (a replica failed, joined, was added or removed), nothing is
@@ -51,7 +51,9 @@ public sealed partial class ReplicatedVolume
             return;
         }
 
-        foreach (var member in flushed.InSync)
+        // Rebuilding replicas too: their regions bound where they may differ, for a rebuild resumed by another target
+        // (ReplicatedVolume.RecordCheckpoint); unsettled, they would cover all that was copied.
+        foreach (var member in flushed.Writable)
         {
             if (member.Device is not IWriteIntent intent)
             {
@@ -118,11 +120,17 @@ public sealed partial class ReplicatedVolume
                 }
                 else
                 {
-                    // In sync when the last target stopped, out of reach now: it holds every acknowledged write except
-                    // where the others may differ (U), what it failed now, and its own unsettled regions (read when it
-                    // returns). Writes from now on are marked as they come.
+                    // In sync when the last target stopped, out of reach now (or rebuilt by it up to a checkpoint): it
+                    // holds every acknowledged write except where the others may differ (U), what it failed now, and
+                    // its own unsettled regions (read when it is reached). Writes from now on are marked as they come.
                     member.Missing.Reset();
                     member.Missing.Union(union);
+                    if (member.ResumeFromGrain is { } resume)
+                    {
+                        // Out of the set, its rebuild recorded this far: the rest is missing as well.
+                        member.Missing.Set(resume, Grains - resume);
+                    }
+
                     member.NeedsFullCopy = false;
                     member.IntentUnread = true;
                 }

@@ -107,6 +107,20 @@ public sealed partial class ReplicatedVolume
                     member.IntentUnread = inSync && device is null;
                 }
 
+                if (!inSync && options.RebuildCheckpoints.TryGetValue(name, out long copied))
+                {
+                    // A previous target's rebuild made it whole this far (docs/replication.md, "Resuming a rebuild"):
+                    // it resumes there, plus where the replicas may differ (U) and its own unsettled regions. The
+                    // store keeps the checkpoint until this target clears it, which it must before acknowledging a
+                    // write the replica misses (Publish counts it).
+                    member.CheckpointStored = copied;
+                    if (mismatch is null)
+                    {
+                        member.ResumeFromGrain = Math.Clamp(copied / volume.GrainBytes, 0, volume.Grains);
+                        member.IntentUnread = true;
+                    }
+                }
+
                 if (device is not null && mismatch is null)
                 {
                     member.Device = device;
@@ -187,6 +201,7 @@ public sealed partial class ReplicatedVolume
             Interlocked.MemoryBarrier();
             _unflushed.CopyTo(member.Missing);
             member.WantInSync = false;
+            member.CheckpointWanted = null;
             member.Reason = member.LastError = $"{error.Kind}: {error.Message}";
             member.ConsecutiveFailures++;
             Interlocked.Increment(ref member.Failures);
@@ -223,14 +238,24 @@ public sealed partial class ReplicatedVolume
         Fenced?.Invoke(reason);
     }
 
-    /// <summary>Makes a new <see cref="View"/> from the members' roles and recounts the pending removals. Under <see cref="_gate"/>.</summary>
+    /// <summary>Makes a new <see cref="View"/> from the members' roles and recounts what must be recorded first. Under <see cref="_gate"/>.</summary>
     private void Publish()
     {
         _view = new View(
             _members.Where(m => m.Role == ReplicaRole.InSync && m.Device is not null).ToArray(),
             _members.Where(m => m.Role != ReplicaRole.Offline && m.Device is not null).ToArray(),
             _members.Where(m => m.Role == ReplicaRole.Offline || m.Device is null).ToArray());
-        _pendingRemovals = _recorded.Count(name => Array.Find(_members, m => m.Name == name) is not { WantInSync: true });
+        Recount();
+    }
+
+    /// <summary>
+    /// Recounts what must be recorded before a change may be acknowledged: replicas recorded in sync that this target
+    /// took out, and checkpoints the store may hold for replicas that miss changes now. Under <see cref="_gate"/>.
+    /// </summary>
+    private void Recount()
+    {
+        _pendingRemovals = _recorded.Count(name => Array.Find(_members, m => m.Name == name) is not { WantInSync: true })
+            + _members.Count(m => m.CheckpointStored is not null && !m.Removed && (m.Role == ReplicaRole.Offline || m.Device is null));
         Signal();
     }
 
@@ -358,10 +383,24 @@ public sealed partial class ReplicatedVolume
         {
             List<string> expected;
             List<string> desired;
+            (ReplicaMember Member, long? Wanted)? checkpoint = null;
             lock (_gate)
             {
                 desired = _members.Where(m => m.WantInSync).Select(m => m.Name).ToList();
-                if (_fenced is not null || _stop.IsCancellationRequested || desired.Count == 0 || SameSet(desired, _recorded))
+                bool setRecorded = desired.Count == 0 || SameSet(desired, _recorded);
+                if (setRecorded && _members.FirstOrDefault(m => !m.Removed && m.CheckpointWanted != m.CheckpointStored) is { } next)
+                {
+                    checkpoint = (next, next.CheckpointWanted);
+                    if (next.CheckpointWanted is { } wanted)
+                    {
+                        // From the moment it is sent the store may hold it: counted as held (Publish) if the replica
+                        // fails before the answer.
+                        next.CheckpointStored = wanted;
+                        Recount();
+                    }
+                }
+
+                if (_fenced is not null || _stop.IsCancellationRequested || (setRecorded && checkpoint is null))
                 {
                     _recorderRunning = false;
                     _storeProblem = null;
@@ -373,6 +412,20 @@ public sealed partial class ReplicatedVolume
 
             try
             {
+                if (checkpoint is { } c)
+                {
+                    await _store.SetRebuildCheckpointAsync(Epoch, c.Member.Name, c.Wanted, _stop.Token).ConfigureAwait(false);
+                    lock (_gate)
+                    {
+                        c.Member.CheckpointStored = c.Wanted;
+                        _storeProblem = null;
+                        Recount();
+                    }
+
+                    backoff = TimeSpan.FromMilliseconds(50);
+                    continue;
+                }
+
                 var stored = await _store.CompareAndSetInSyncAsync(Epoch, expected, desired, _stop.Token).ConfigureAwait(false);
                 lock (_gate)
                 {
@@ -387,6 +440,9 @@ public sealed partial class ReplicatedVolume
                             member.Reason = null;
                             member.NeedsFullCopy = false;
                             member.ConsecutiveFailures = 0;
+
+                            // A change of its membership cleared its checkpoint in the store (IMembershipStore).
+                            member.CheckpointStored = member.CheckpointWanted = member.ResumeFromGrain = null;
                             _options.Log($"volume {VolumeId}: replica {member.Name} is in sync again");
                         }
                     }

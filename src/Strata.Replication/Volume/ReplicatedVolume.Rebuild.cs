@@ -247,10 +247,11 @@ public sealed partial class ReplicatedVolume
             while (!member.Missing.IsEmpty)
             {
                 long cursor = 0;
-                var claim = new Lock();
                 bool Claim(out long first, out long count)
                 {
-                    lock (claim)
+                    // Under the copy lock: a claimed copy is in Copying from the moment it leaves Missing, so the
+                    // checkpoint (RecordCheckpoint) never passes over it.
+                    lock (member.CopyLock)
                     {
                         first = member.Missing.NextSet(cursor);
                         if (first < 0)
@@ -261,6 +262,7 @@ public sealed partial class ReplicatedVolume
 
                         count = member.Missing.RunLength(first, chunkGrains);
                         member.Missing.Clear(first, count);
+                        member.Copying.Add(first);
                         cursor = first + count;
                         return true;
                     }
@@ -330,7 +332,12 @@ public sealed partial class ReplicatedVolume
             catch
             {
                 // Not copied after all: still missing, for the next rebuild.
-                member.Missing.Set(firstGrain, grains);
+                lock (member.CopyLock)
+                {
+                    member.Missing.Set(firstGrain, grains);
+                    member.Copying.Remove(firstGrain);
+                }
+
                 throw;
             }
             finally
@@ -342,6 +349,7 @@ public sealed partial class ReplicatedVolume
         lock (member.CopyLock)
         {
             member.CopiedUnflushed.Set(firstGrain, grains);
+            member.Copying.Remove(firstGrain);
         }
 
         Interlocked.Add(ref member.RebuildGrainsDone, grains);
@@ -374,11 +382,83 @@ public sealed partial class ReplicatedVolume
         }
 
         var device = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");
-        await device.FlushAsync(ct).ConfigureAwait(false);
+
+        // One flush at a time, as every flush whose Settle follows (FlushAndSettleAsync): the replica's Settle refers
+        // to the last flush it completed, which must be this one.
+        await _flushGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await device.FlushAsync(ct).ConfigureAwait(false);
+            lock (member.CopyLock)
+            {
+                // Only on success: after a failed flush the grains stay recorded, for the next rebuild to copy again.
+                member.CopiesFlushing = null;
+            }
+
+            // Its regions the flush made durable are settled once the changes sent before it reached every replica:
+            // left set, they would make a target that resumes this rebuild copy them all again.
+            await _drain.DrainAsync().ConfigureAwait(false);
+            if (device is IWriteIntent intent && member.Device == device && member.Role == ReplicaRole.Rebuilding)
+            {
+                try
+                {
+                    await intent.SettleAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is BlockDeviceException or ObjectDisposedException)
+                {
+                    // An optimisation only: a replica that cannot be reached fails at its next change.
+                }
+            }
+        }
+        finally
+        {
+            _flushGate.Release();
+        }
+
+        RecordCheckpoint(member);
+    }
+
+    /// <summary>
+    /// After a flush of the copies: the lowest grain <paramref name="member"/> may still lack durably (missing, being
+    /// copied, copied since the flush) bounds what it holds; asked of the store as its checkpoint, for a target that
+    /// takes over to resume from (docs/replication.md, "Resuming a rebuild"). Copies go in ascending order and every
+    /// write reaches a rebuilding replica, so below it the replica holds what the in-sync ones hold.
+    /// </summary>
+    private void RecordCheckpoint(ReplicaMember member)
+    {
+        long grain;
         lock (member.CopyLock)
         {
-            // Only on success: after a failed flush the grains stay recorded, for the next rebuild to copy again.
-            member.CopiesFlushing = null;
+            grain = Lowest(member.Missing.NextSet(0), member.CopiedUnflushed.NextSet(0), member.CopiesFlushing?.NextSet(0) ?? -1,
+                member.Copying.Count > 0 ? member.Copying.Min : -1);
+        }
+
+        long bytes = Math.Min(grain * GrainBytes, BlockCount * BlockSize);
+        lock (_gate)
+        {
+            if (member.Role != ReplicaRole.Rebuilding || member.Device is null || member.WantInSync || member.Removed
+                || member.CheckpointWanted >= bytes)
+            {
+                return;
+            }
+
+            member.CheckpointWanted = bytes;
+        }
+
+        KickRecorder();
+
+        long Lowest(params ReadOnlySpan<long> firsts)
+        {
+            long lowest = Grains;
+            foreach (long f in firsts)
+            {
+                if (f >= 0 && f < lowest)
+                {
+                    lowest = f;
+                }
+            }
+
+            return lowest;
         }
     }
 
@@ -395,6 +475,7 @@ public sealed partial class ReplicatedVolume
 
             member.CopiedUnflushed.Reset();
             member.CopiesFlushing = null;
+            member.Copying.Clear();
             Interlocked.Exchange(ref member.CopiedSinceFlush, 0);
         }
     }

@@ -21,6 +21,13 @@ public sealed class ReplicatedVolumeOptions
     /// </summary>
     public int MinInSync { get; init; } = 1;
 
+    /// <summary>
+    /// The rebuild checkpoints the store holds, by replica: how many bytes from the volume's start a previous target's
+    /// rebuild had made identical and durable on that replica (docs/replication.md, "Resuming a rebuild"). A replica
+    /// out of the in-sync set with one resumes its rebuild there instead of starting over.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> RebuildCheckpoints { get; init; } = new Dictionary<string, long>();
+
     public TimeSpan MinInSyncWait { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long I/O waits for a failing replica's removal to be recorded before it fails (store unreachable).</summary>

@@ -292,9 +292,59 @@ public sealed class MemoryMembership(long epoch, params string[] inSync) : IMemb
                 return [.. InSync];
             }
 
+            // A replica whose membership changes loses its rebuild checkpoint (as the control plane's store does).
+            foreach (string changed in InSync.Except(inSync).Concat(inSync.Except(InSync)))
+            {
+                Checkpoints.Remove(changed);
+            }
+
             InSync = [.. inSync];
             History.Add(string.Join(",", inSync.Order()));
             return [.. InSync];
+        }
+    }
+
+    /// <summary>Rebuild checkpoints by replica, as targets recorded them.</summary>
+    public Dictionary<string, long> Checkpoints { get; } = [];
+
+    /// <summary>Every checkpoint write, in order: "replica=bytes" or "replica=cleared".</summary>
+    public List<string> CheckpointHistory { get; } = [];
+
+    /// <summary>While set, checkpoint writes wait for it (a slow store).</summary>
+    public TaskCompletionSource? HoldCheckpoints { get; set; }
+
+    /// <summary>Checkpoint writes asked for so far (counted before <see cref="HoldCheckpoints"/> holds them).</summary>
+    public int CheckpointCalls;
+
+    public async Task SetRebuildCheckpointAsync(long epoch, string replica, long? copiedBytes, CancellationToken ct)
+    {
+        Interlocked.Increment(ref CheckpointCalls);
+        if (HoldCheckpoints is { } hold)
+        {
+            await hold.Task.WaitAsync(ct);
+        }
+
+        if (Unreachable)
+        {
+            throw new MembershipUnavailableException("the store is unreachable");
+        }
+
+        lock (_gate)
+        {
+            if (epoch != Epoch)
+            {
+                throw new MembershipFencedException($"the volume's epoch is {Epoch}, not {epoch}");
+            }
+
+            CheckpointHistory.Add($"{replica}={(copiedBytes is { } b ? b.ToString(System.Globalization.CultureInfo.InvariantCulture) : "cleared")}");
+            if (copiedBytes is { } bytes && !InSync.Contains(replica))
+            {
+                Checkpoints[replica] = bytes;
+            }
+            else
+            {
+                Checkpoints.Remove(replica);
+            }
         }
     }
 }

@@ -451,4 +451,85 @@ public sealed partial class ReplicatedVolumeTests : IAsyncLifetime
             $"the second attempt copied {secondAttempt} bytes; {firstAttempt} of {missed} were copied before the failure");
         _rig.AssertReplicasIdentical();
     }
+
+    /// <summary>
+    /// A rebuild interrupted by the target's restart resumes where the checkpoint its target recorded says, not from
+    /// the start: the next target copies the rest (and the few regions left unsettled), and the checkpoint goes once
+    /// the replica is back in the set.
+    /// </summary>
+    [Fact]
+    public async Task A_rebuild_interrupted_by_a_target_restart_resumes_from_the_checkpoint_it_recorded()
+    {
+        _rig = new VolumeRig(2, blockCount: 4096);
+        var first = await _rig.OpenAsync(o => Tuned(o, rebuildBytesPerSecond: 4 << 20));
+        _rig[1].Kill();
+        for (int lba = 0; lba < 4096; lba += 64)
+        {
+            await first.WriteAsync(lba, Pattern(lba, 64, 1), WriteFlags.None);
+        }
+
+        await first.FlushAsync();
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.InSync.Count == 1, "r1 out of the set");
+        const long missed = 4096L * Block;
+        long before = _rig[1].BytesWritten;
+        _rig[1].Revive();
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.Checkpoints.GetValueOrDefault("r1") >= missed / 3, "a third of the rebuild recorded");
+        await first.DisposeAsync(); // the target goes; the replicas stay as they are
+        long firstAttempt = _rig[1].BytesWritten - before;
+        long checkpoint = _rig.Store.Checkpoints["r1"];
+        Assert.True(checkpoint <= firstAttempt, $"checkpoint {checkpoint} past the {firstAttempt} bytes copied");
+
+        var second = await _rig.OpenAsync(o => Tuned(o, rebuildBytesPerSecond: 0));
+        await _rig.WaitAllInSyncAsync(second);
+        long secondAttempt = _rig[1].BytesWritten - before - firstAttempt;
+        Assert.True(secondAttempt <= missed - checkpoint + (512 << 10),
+            $"the second target copied {secondAttempt} bytes; its checkpoint said {checkpoint} of {missed} were done");
+        Assert.False(second.Replicas.Single(r => r.Name == "r1").LastRebuild!.Full);
+        Assert.Empty(_rig.Store.Checkpoints);
+        _rig.AssertReplicasIdentical();
+        var back = new byte[64 * Block];
+        await second.ReadAsync(4032, back);
+        Assert.Equal(Pattern(4032, 64, 1), back);
+    }
+
+    /// <summary>
+    /// A rebuilding replica with a recorded checkpoint that fails misses every write from then on: a later target
+    /// must not trust the checkpoint, so no write is acknowledged until the store has cleared it.
+    /// </summary>
+    [Fact]
+    public async Task A_failed_rebuilding_replica_has_its_checkpoint_cleared_before_a_later_write_is_acknowledged()
+    {
+        _rig = new VolumeRig(2, blockCount: 4096);
+        var volume = await _rig.OpenAsync(o => Tuned(o, rebuildBytesPerSecond: 4 << 20));
+        _rig[1].Kill();
+        for (int lba = 0; lba < 4096; lba += 64)
+        {
+            await volume.WriteAsync(lba, Pattern(lba, 64, 1), WriteFlags.None);
+        }
+
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.InSync.Count == 1, "r1 out of the set");
+        _rig[1].Revive();
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.Checkpoints.ContainsKey("r1"), "a checkpoint recorded");
+
+        _rig.Store.HoldCheckpoints = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = Volatile.Read(ref _rig.Store.CheckpointCalls);
+        _rig[1].Kill();
+        var write = volume.WriteAsync(7, Pattern(7, 1, 2), WriteFlags.None).AsTask();
+        await VolumeRig.WaitUntilAsync(() => _rig.Store.CheckpointHistory.Count > 0 && Volatile.Read(ref _rig.Store.CheckpointCalls) > calls
+            && volume.Replicas.Single(r => r.Name == "r1").Role == ReplicaRole.Offline, "the clear asked of the store");
+        Assert.False(write.IsCompleted, "a write r1 missed was acknowledged while the store may still hold its checkpoint");
+
+        _rig.Store.HoldCheckpoints.SetResult();
+        await write;
+        Assert.False(_rig.Store.Checkpoints.ContainsKey("r1"));
+        Assert.Equal("r1=cleared", _rig.Store.CheckpointHistory[^1]);
+    }
+
+    private static ReplicatedVolumeOptions Tuned(ReplicatedVolumeOptions o, long rebuildBytesPerSecond) => new()
+    {
+        VolumeId = o.VolumeId, Epoch = o.Epoch, Replicas = o.Replicas, InSync = o.InSync, RebuildCheckpoints = o.RebuildCheckpoints,
+        Log = o.Log, ReconnectInterval = o.ReconnectInterval, BackgroundFlushInterval = o.BackgroundFlushInterval, OpenWait = o.OpenWait,
+        RebuildBytesPerSecond = rebuildBytesPerSecond, RebuildChunkBytes = 64 << 10, RebuildFlushBytes = 256 << 10,
+    };
 }
+

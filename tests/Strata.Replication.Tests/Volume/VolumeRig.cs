@@ -29,6 +29,7 @@ public sealed class VolumeRig : IAsyncDisposable
             Epoch = epoch,
             Replicas = Disks.Select(d => d.Name).ToList(),
             InSync = Store.InSync.ToList(),
+            RebuildCheckpoints = new Dictionary<string, long>(Store.Checkpoints),
             MinInSync = Disks.Length >= 3 ? 2 : 1,
             ReconnectInterval = TimeSpan.FromMilliseconds(20),
             OpenWait = TimeSpan.FromSeconds(5),
