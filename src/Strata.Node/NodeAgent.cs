@@ -385,6 +385,7 @@ public sealed class NodeAgent : IAsyncDisposable
                 InSync = epoch.InSync,
                 MinInSync = epoch.MinInSync,
                 RebuildCheckpoints = epoch.RebuildCheckpoints ?? [],
+                RebuildBytesPerSecond = _options.RebuildBytesPerSecond,
                 PreferredReplica = epoch.Replicas.FirstOrDefault(r => r.Node == Name)?.Name,
                 Log = Log,
             }, connector, new ControlMembershipStore(_client, Name, name), ct).ConfigureAwait(false);

@@ -30,6 +30,9 @@ public sealed class NodeAgentOptions
     /// <summary>The size of each file of a sparse pool (the seed's pools are 10 GiB).</summary>
     public long SparseFileBytes { get; init; } = 10L << 30;
 
+    /// <summary>Bytes per second each rebuild of a target served here may copy; 0: as fast as it goes.</summary>
+    public long RebuildBytesPerSecond { get; init; }
+
     public DiscoveryOptions Discovery { get; init; } = new();
 
     /// <summary>

@@ -17,13 +17,14 @@ internal static class NodeCommand
         var portal = new Option<string>("--iscsi-portal") { Description = "The node's iSCSI portal, address:port.", DefaultValueFactory = _ => "127.0.0.1:3260" };
         var replicaListen = new Option<string>("--replica-listen") { Description = "The replica server's address:port, which volume targets reach this node's replicas at.", DefaultValueFactory = _ => "127.0.0.1:6060" };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file.", DefaultValueFactory = _ => "10Gi" };
+        var rebuild = new Option<string>("--rebuild-rate") { Description = "Bytes per second each rebuild of a volume served here may copy (0: unlimited).", DefaultValueFactory = _ => "0" };
         var token = new Option<string?>("--token") { Description = "Bearer token of the control plane's API (default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
         var include = new Option<string[]>("--include-device") { Description = "Only publish block devices matching these patterns (/dev/sd*, nvme*). Repeatable.", AllowMultipleArgumentsPerToken = true };
         var exclude = new Option<string[]>("--exclude-device") { Description = "Never publish block devices matching these patterns. Repeatable.", AllowMultipleArgumentsPerToken = true };
         var loops = new Option<bool>("--include-loop") { Description = "Publish attached loop devices too (excluded by default, like NDM)." };
         var command = new Command("node", "Run a node agent: disk discovery, and the pools, replicas and iSCSI targets placed on this node.")
         {
-            name, control, data, portal, replicaListen, address, sparse, token, include, exclude, loops,
+            name, control, data, portal, replicaListen, address, sparse, rebuild, token, include, exclude, loops,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -65,6 +66,13 @@ internal static class NodeCommand
                 return 2;
             }
 
+            long rebuildRate = 0;
+            if (parse.GetValue(rebuild) != "0" && !Quantity.TryParse(parse.GetValue(rebuild)!, out rebuildRate))
+            {
+                Console.Error.WriteLine($"strata: --rebuild-rate: '{parse.GetValue(rebuild)}' is not a size per second such as 100Mi, or 0");
+                return 2;
+            }
+
             var agent = new NodeAgent(new NodeAgentOptions
             {
                 Name = nodeName,
@@ -75,6 +83,7 @@ internal static class NodeCommand
                 ReplicaListen = replicaEndPoint,
                 AdvertiseAddress = advertise,
                 SparseFileBytes = sparseBytes,
+                RebuildBytesPerSecond = rebuildRate,
                 Discovery = new DiscoveryOptions { Include = parse.GetValue(include) ?? [], Exclude = parse.GetValue(exclude) ?? [], IncludeLoop = parse.GetValue(loops) },
                 Log = Roles.Log,
             });

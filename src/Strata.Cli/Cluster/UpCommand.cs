@@ -21,11 +21,12 @@ internal static class UpCommand
         var iscsiPort = new Option<int>("--iscsi-port") { Description = "The first node's iSCSI port; node N listens on this + N - 1.", DefaultValueFactory = _ => 3260 };
         var replicaPort = new Option<int>("--replica-port") { Description = "The first node's replica server port (0: free ports); node N listens on this + N - 1.", DefaultValueFactory = _ => 6060 };
         var sparse = new Option<string>("--sparse-size") { Description = "Size of each sparse pool file (sparse: takes no space until written).", DefaultValueFactory = _ => "10Gi" };
+        var rebuild = new Option<string>("--rebuild-rate") { Description = "Bytes per second each rebuild of a volume served here may copy (0: unlimited).", DefaultValueFactory = _ => "0" };
         var token = new Option<string?>("--token") { Description = "Bearer token the API requires (needed when --listen is not loopback; default $STRATA_TOKEN).", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("STRATA_TOKEN") };
         var replaceAfter = Roles.ReplaceReplicaOption();
         var command = new Command("up", "Run everything in one process: control plane (state in SQLite), N node agents and their iSCSI targets.")
         {
-            nodes, data, listen, iscsiPort, replicaPort, sparse, token, replaceAfter,
+            nodes, data, listen, iscsiPort, replicaPort, sparse, rebuild, token, replaceAfter,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -45,6 +46,13 @@ internal static class UpCommand
             if (!Quantity.TryParse(parse.GetValue(sparse)!, out long sparseBytes) || sparseBytes < 64L << 20)
             {
                 Console.Error.WriteLine($"strata: --sparse-size: '{parse.GetValue(sparse)}' is not a size of at least 64Mi (examples: 10Gi, 500Gi)");
+                return 2;
+            }
+
+            long rebuildRate = 0;
+            if (parse.GetValue(rebuild) != "0" && !Quantity.TryParse(parse.GetValue(rebuild)!, out rebuildRate))
+            {
+                Console.Error.WriteLine($"strata: --rebuild-rate: '{parse.GetValue(rebuild)}' is not a size per second such as 100Mi, or 0");
                 return 2;
             }
 
@@ -97,6 +105,7 @@ internal static class UpCommand
                         IscsiPortal = new IPEndPoint(api.Address, firstPort == 0 ? 0 : firstPort + i - 1),
                         ReplicaListen = new IPEndPoint(api.Address, firstReplicaPort == 0 ? 0 : firstReplicaPort + i - 1),
                         SparseFileBytes = sparseBytes,
+                        RebuildBytesPerSecond = rebuildRate,
                         DiscoverDisks = i == 1, // one machine: its disks belong to one node
                         Log = Roles.Log,
                     });

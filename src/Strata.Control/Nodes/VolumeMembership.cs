@@ -87,6 +87,11 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
                 v.Status.RebuildCheckpoints?.Remove(changed);
             }
 
+            if (v.Status.RebuildCheckpoints is { Count: 0 })
+            {
+                v.Status.RebuildCheckpoints = null;
+            }
+
             v.Status.InSync = wanted;
             applied = true;
             return true;
