@@ -73,6 +73,9 @@ internal sealed class ReplicaMember(string name, long grains)
     /// <summary>Bytes copied since the rebuild last flushed this replica (or started a flush).</summary>
     public long CopiedSinceFlush;
 
+    /// <summary>When the rebuild last started a flush of this replica (or started), as a Stopwatch timestamp.</summary>
+    public long CopiesFlushedAt;
+
     /// <summary>Set when nothing is known of what it lacks (a new replica, or one whose history was lost): every grain.</summary>
     public bool NeedsFullCopy { get; set; }
 

@@ -118,6 +118,7 @@ public sealed partial class ReplicatedVolume
                     {
                         member.ResumeFromGrain = Math.Clamp(copied / volume.GrainBytes, 0, volume.Grains);
                         member.IntentUnread = true;
+                        options.Log($"volume {options.VolumeId}: replica {name} resumes its rebuild at {copied >> 20} MiB of {(volume.BlockCount * volume.BlockSize) >> 20} MiB, where the last target recorded it");
                     }
                 }
 

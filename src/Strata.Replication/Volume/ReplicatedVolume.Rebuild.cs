@@ -241,6 +241,7 @@ public sealed partial class ReplicatedVolume
             Interlocked.Exchange(ref member.RebuildGrainsDone, 0);
             Interlocked.Exchange(ref member.RebuildBytesCopied, 0);
             Interlocked.Exchange(ref member.RebuildStartTicks, Stopwatch.GetTimestamp());
+            Interlocked.Exchange(ref member.CopiesFlushedAt, Stopwatch.GetTimestamp());
             _options.Log($"volume {VolumeId}: rebuilding replica {member.Name} ({(member.RebuildFull ? "full copy" : "incremental")}, {member.RebuildGrainsTotal} grains to go over)");
 
             long chunkGrains = Math.Max(1, _options.RebuildChunkBytes / (_grainBlocks * (long)BlockSize));
@@ -353,7 +354,8 @@ public sealed partial class ReplicatedVolume
         }
 
         Interlocked.Add(ref member.RebuildGrainsDone, grains);
-        if (Interlocked.Add(ref member.CopiedSinceFlush, (end - lba) * BlockSize) >= _options.RebuildFlushBytes)
+        if (Interlocked.Add(ref member.CopiedSinceFlush, (end - lba) * BlockSize) >= _options.RebuildFlushBytes
+            || Stopwatch.GetElapsedTime(Interlocked.Read(ref member.CopiesFlushedAt)) >= _options.RebuildFlushInterval)
         {
             await FlushCopiesAsync(member, ct).ConfigureAwait(false);
         }
@@ -379,6 +381,7 @@ public sealed partial class ReplicatedVolume
             member.CopiesFlushing = flushing;
             member.CopiedUnflushed = new SparseBitmap(Grains);
             Interlocked.Exchange(ref member.CopiedSinceFlush, 0);
+            Interlocked.Exchange(ref member.CopiesFlushedAt, Stopwatch.GetTimestamp());
         }
 
         var device = member.Device ?? throw new BlockDeviceException(BlockDeviceErrorKind.Unavailable, "the replica went away during its rebuild");

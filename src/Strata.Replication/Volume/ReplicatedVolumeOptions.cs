@@ -57,6 +57,12 @@ public sealed class ReplicatedVolumeOptions
     /// </summary>
     public long RebuildFlushBytes { get; init; } = 64L << 20;
 
+    /// <summary>
+    /// A rebuild also flushes (and records its checkpoint) once this long has passed since its last flush: a slow
+    /// rebuild (rate-limited, or of scattered grains) keeps a recent checkpoint too.
+    /// </summary>
+    public TimeSpan RebuildFlushInterval { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How often a replica that could not be opened is tried again (doubling up to 8 times this).</summary>
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromMilliseconds(500);
 
