@@ -51,18 +51,11 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
     public async Task<InSyncResult> ChangeInSyncAsync(string node, string volumeName, InSyncChange change, CancellationToken ct)
     {
         List<string>? before = null;
-        string? refusal = null;
         bool applied = false;
-        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+        var volume = await MutateAtEpochAsync(node, volumeName, change.Epoch, v =>
         {
-            refusal = null;
             applied = false;
             before = v.Status.InSync;
-            if (v.Status.Epoch != change.Epoch || v.Spec.TargetNode != node)
-            {
-                refusal = $"volume {volumeName} is at epoch {v.Status.Epoch} (target on node {v.Spec.TargetNode}), not {change.Epoch} on node {node}: this target instance is fenced";
-                return false;
-            }
 
             // A replica the volume no longer has (the control plane replaced it, and the target has not removed it
             // yet) is in sync with nothing: it is left out, and the target, which asked for it, tries again later.
@@ -71,13 +64,12 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
             var current = v.Status.InSync ?? [];
             if (!SameSet(current, change.Expected) || SameSet(current, wanted))
             {
-                return false; // someone else changed it first: the caller reconciles with what is there; or nothing to do
+                return null; // someone else changed it first: the caller reconciles with what is there; or nothing to do
             }
 
             if (wanted.Count == 0)
             {
-                refusal = $"an in-sync set must be a non-empty subset of the volume's replicas ({string.Join(", ", known)}), not [{string.Join(", ", change.InSync)}]";
-                return false;
+                throw ControlException.Conflict($"an in-sync set must be a non-empty subset of the volume's replicas ({string.Join(", ", known)}), not [{string.Join(", ", change.InSync)}]");
             }
 
             // A replica joining or leaving the set loses its rebuild checkpoint: in the set it needs none, and one that
@@ -96,15 +88,6 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
             applied = true;
             return true;
         }, ct).ConfigureAwait(false);
-        if (volume is null)
-        {
-            throw ControlException.NotFound($"volume {volumeName} not found");
-        }
-
-        if (refusal is not null)
-        {
-            throw ControlException.Conflict(refusal);
-        }
 
         var now = volume.Status.InSync ?? [];
         if (applied && before is not null && !SameSet(before, now))
@@ -124,18 +107,9 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
     /// replica has made it whole, when the volume is still at <see cref="RebuildCheckpointChange.Epoch"/>. A replica in
     /// the set, or no longer of the volume, gets none. Throws <see cref="ControlException"/> Conflict when the epoch moved on.
     /// </summary>
-    public async Task SetRebuildCheckpointAsync(string node, string volumeName, RebuildCheckpointChange change, CancellationToken ct)
-    {
-        string? refusal = null;
-        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+    public async Task SetRebuildCheckpointAsync(string node, string volumeName, RebuildCheckpointChange change, CancellationToken ct) =>
+        await MutateAtEpochAsync(node, volumeName, change.Epoch, v =>
         {
-            refusal = null;
-            if (v.Status.Epoch != change.Epoch || v.Spec.TargetNode != node)
-            {
-                refusal = $"volume {volumeName} is at epoch {v.Status.Epoch} (target on node {v.Spec.TargetNode}), not {change.Epoch} on node {node}: this target instance is fenced";
-                return false;
-            }
-
             var checkpoints = v.Status.RebuildCheckpoints;
             bool keep = change.CopiedBytes is { } bytes && bytes >= 0 && v.Spec.Replicas.Any(r => r.Name == change.Replica)
                 && !(v.Status.InSync ?? []).Contains(change.Replica);
@@ -143,7 +117,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
             {
                 if (checkpoints?.GetValueOrDefault(change.Replica, -1) == change.CopiedBytes)
                 {
-                    return false;
+                    return null;
                 }
 
                 (v.Status.RebuildCheckpoints ??= [])[change.Replica] = change.CopiedBytes!.Value;
@@ -152,7 +126,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
 
             if (checkpoints is null || !checkpoints.Remove(change.Replica))
             {
-                return false;
+                return null;
             }
 
             if (checkpoints.Count == 0)
@@ -162,15 +136,33 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
 
             return true;
         }, ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to the volume (true: write it; null: nothing to write) only while it is at
+    /// <paramref name="epoch"/> with its target on <paramref name="node"/>; returns the volume as stored afterwards.
+    /// Throws <see cref="ControlException"/> NotFound, or Conflict when the epoch moved on (the target is fenced) or
+    /// the change throws it.
+    /// </summary>
+    private async Task<Volume> MutateAtEpochAsync(string node, string volumeName, long epoch, Func<Volume, bool?> change, CancellationToken ct)
+    {
+        string? refusal = null;
+        var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
+        {
+            refusal = null;
+            if (v.Status.Epoch != epoch || v.Spec.TargetNode != node)
+            {
+                refusal = $"volume {volumeName} is at epoch {v.Status.Epoch} (target on node {v.Spec.TargetNode}), not {epoch} on node {node}: this target instance is fenced";
+                return false;
+            }
+
+            return change(v) == true;
+        }, ct).ConfigureAwait(false);
         if (volume is null)
         {
             throw ControlException.NotFound($"volume {volumeName} not found");
         }
 
-        if (refusal is not null)
-        {
-            throw ControlException.Conflict(refusal);
-        }
+        return refusal is null ? volume : throw ControlException.Conflict(refusal);
     }
 
     private static bool SameSet(IReadOnlyCollection<string> a, IReadOnlyCollection<string> b) => a.Count == b.Count && a.All(b.Contains);

@@ -270,23 +270,9 @@ public sealed class MemoryMembership(long epoch, params string[] inSync) : IMemb
     public async Task<IReadOnlyList<string>> CompareAndSetInSyncAsync(long epoch, IReadOnlyList<string> expected, IReadOnlyList<string> inSync, CancellationToken ct)
     {
         Interlocked.Increment(ref Calls);
-        if (_hold is { } hold)
-        {
-            await hold.Task.WaitAsync(ct);
-        }
-
-        if (Unreachable)
-        {
-            throw new MembershipUnavailableException("the store is unreachable");
-        }
-
+        await ReachAsync(_hold, epoch, ct);
         lock (_gate)
         {
-            if (epoch != Epoch)
-            {
-                throw new MembershipFencedException($"the volume's epoch is {Epoch}, not {epoch}");
-            }
-
             if (expected.Count != InSync.Count || !expected.All(InSync.Contains))
             {
                 return [.. InSync];
@@ -319,7 +305,25 @@ public sealed class MemoryMembership(long epoch, params string[] inSync) : IMemb
     public async Task SetRebuildCheckpointAsync(long epoch, string replica, long? copiedBytes, CancellationToken ct)
     {
         Interlocked.Increment(ref CheckpointCalls);
-        if (HoldCheckpoints is { } hold)
+        await ReachAsync(HoldCheckpoints, epoch, ct);
+        lock (_gate)
+        {
+            CheckpointHistory.Add($"{replica}={(copiedBytes is { } b ? b.ToString(System.Globalization.CultureInfo.InvariantCulture) : "cleared")}");
+            if (copiedBytes is { } bytes && !InSync.Contains(replica))
+            {
+                Checkpoints[replica] = bytes;
+            }
+            else
+            {
+                Checkpoints.Remove(replica);
+            }
+        }
+    }
+
+    /// <summary>What every call meets first: the hold, if any, an unreachable store, and a newer epoch.</summary>
+    private async Task ReachAsync(TaskCompletionSource? hold, long epoch, CancellationToken ct)
+    {
+        if (hold is not null)
         {
             await hold.Task.WaitAsync(ct);
         }
@@ -334,16 +338,6 @@ public sealed class MemoryMembership(long epoch, params string[] inSync) : IMemb
             if (epoch != Epoch)
             {
                 throw new MembershipFencedException($"the volume's epoch is {Epoch}, not {epoch}");
-            }
-
-            CheckpointHistory.Add($"{replica}={(copiedBytes is { } b ? b.ToString(System.Globalization.CultureInfo.InvariantCulture) : "cleared")}");
-            if (copiedBytes is { } bytes && !InSync.Contains(replica))
-            {
-                Checkpoints[replica] = bytes;
-            }
-            else
-            {
-                Checkpoints.Remove(replica);
             }
         }
     }
