@@ -8,8 +8,34 @@ public sealed class WriteIntentLogTests
     private const int Block = 4096;
     private const int RegionBlocks = 16;
 
-    private static WriteIntentLog Open(TempDirectory dir, long blocks = 1024) =>
-        WriteIntentLog.Open(dir.File("pvc-1.intent"), Block, blocks, RegionBlocks * Block);
+    /// <summary>The log, setting only the regions a change touches (none ahead), unless <paramref name="setAhead"/> says.</summary>
+    private static WriteIntentLog Open(TempDirectory dir, long blocks = 1024, int setAhead = 0)
+    {
+        var log = WriteIntentLog.Open(dir.File("pvc-1.intent"), Block, blocks, RegionBlocks * Block);
+        log.SetAhead = setAhead;
+        return log;
+    }
+
+    [Fact]
+    public async Task A_sequential_writer_gets_the_next_regions_set_with_the_same_fsync()
+    {
+        using var dir = new TempDirectory();
+        await using var log = Open(dir, setAhead: 3);
+        await ChangeAsync(log, 0);
+        await ChangeAsync(log, 1); // the region before is set: 1 and the 3 after it, one fsync
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4 }, Set(log));
+        long commits = log.Commits;
+        await ChangeAsync(log, 2);
+        await ChangeAsync(log, 4);
+        Assert.Equal(commits, log.Commits); // already durable: no fsync
+
+        await ChangeAsync(log, 20); // alone: only its own region
+        Assert.Equal(new long[] { 0, 1, 2, 3, 4, 20 }, Set(log));
+
+        // Set ahead and never written: cleared at the next settle like any region without a change since the flush.
+        Assert.Equal(6, log.Settle(log.FlushStarting()));
+        Assert.Empty(Set(log));
+    }
 
     [Fact]
     public async Task A_set_bit_is_on_disk_before_the_change_may_go_ahead()
