@@ -47,7 +47,11 @@ public sealed class ReplicaReplacementTests(ITestOutputHelper output) : Replicat
         await cluster.WaitForAsync("pv", items => Replicas(items[0]) is var now && now.Count == replicas
             && now.All(r => r.Node != victim.Node) && now.Any(r => r.Node == spare), StepTimeout, $"{victim.Name} replaced on {spare}");
         string added = Replicas((await cluster.ListAsync("pv"))[0]).Single(r => r.Node == spare).Name;
-        await cluster.WaitForAsync("cvr", items => Live(items) is var live && live.Count == replicas && live.All(r => Field(r, "status.phase") == "Healthy"),
+        // The live records are the volume's replicas (the new one made, the replaced one marked deleting), all Healthy:
+        // right after the replacement the old record is still live, with the phase its node last reported.
+        await cluster.WaitForAsync("cvr", items => Live(items) is var live && live.Count == replicas
+            && live.Any(r => Field(r, "metadata.name") == added) && live.All(r => Field(r, "metadata.name") != victim.Name)
+            && live.All(r => Field(r, "status.phase") == "Healthy"),
             StepTimeout, $"{replicas} replicas, all Healthy ({added} rebuilt)");
         long acknowledgedAfter = verifier.Acknowledged;
         await Wait.UntilAsync(() => verifier.Acknowledged > acknowledgedAfter + 200, StepTimeout, "writes to go on after the rebuild");

@@ -64,7 +64,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
             var current = v.Status.InSync ?? [];
             if (!SameSet(current, change.Expected) || SameSet(current, wanted))
             {
-                return null; // someone else changed it first: the caller reconciles with what is there; or nothing to do
+                return false; // someone else changed it first: the caller reconciles with what is there; or nothing to do
             }
 
             if (wanted.Count == 0)
@@ -117,7 +117,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
             {
                 if (checkpoints?.GetValueOrDefault(change.Replica, -1) == change.CopiedBytes)
                 {
-                    return null;
+                    return false;
                 }
 
                 (v.Status.RebuildCheckpoints ??= [])[change.Replica] = change.CopiedBytes!.Value;
@@ -126,7 +126,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
 
             if (checkpoints is null || !checkpoints.Remove(change.Replica))
             {
-                return null;
+                return false;
             }
 
             if (checkpoints.Count == 0)
@@ -138,12 +138,12 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
         }, ct).ConfigureAwait(false);
 
     /// <summary>
-    /// Applies <paramref name="change"/> to the volume (true: write it; null: nothing to write) only while it is at
+    /// Applies <paramref name="change"/> to the volume (true: write it; false: nothing to write) only while it is at
     /// <paramref name="epoch"/> with its target on <paramref name="node"/>; returns the volume as stored afterwards.
     /// Throws <see cref="ControlException"/> NotFound, or Conflict when the epoch moved on (the target is fenced) or
     /// the change throws it.
     /// </summary>
-    private async Task<Volume> MutateAtEpochAsync(string node, string volumeName, long epoch, Func<Volume, bool?> change, CancellationToken ct)
+    private async Task<Volume> MutateAtEpochAsync(string node, string volumeName, long epoch, Func<Volume, bool> change, CancellationToken ct)
     {
         string? refusal = null;
         var volume = await _resources.MutateAsync<Volume>(ResourceKind.Volume, null, volumeName, v =>
@@ -155,7 +155,7 @@ public sealed class VolumeMembership(IStore store, Action<string> log)
                 return false;
             }
 
-            return change(v) == true;
+            return change(v);
         }, ct).ConfigureAwait(false);
         if (volume is null)
         {
