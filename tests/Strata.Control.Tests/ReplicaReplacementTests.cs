@@ -204,6 +204,39 @@ public sealed class ReplicaReplacementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_replacement_its_node_made_is_not_Healthy_before_the_target_has_rebuilt_it()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+        await _cluster.PassAsync(Reconciler());
+        var registry = new NodeRegistry(_cluster.Store, new ChangeNotifier(_cluster.Store, _ => { }), _ => { });
+        Task<bool> ReportAsync(string node, string replica, params ReplicaSyncReport[] sync) => registry.ReportAsync(node, new NodeReport(
+            [], [new ReplicaReport(replica, "Healthy", 0, 0, null)],
+            sync.Length == 0 ? [] : [new TargetReport("pvc-1", true, "127.0.0.1:3260", null, 1, [.. sync])], null), CancellationToken.None);
+        async Task<(string?, string?, string?)> PhaseAsync(string name)
+        {
+            var r = await ReplicaAsync(name);
+            return (r.Status.Phase, Conditions.Find(r.Status.Conditions, "Healthy")?.Status, Conditions.Find(r.Status.Conditions, "Healthy")?.Message);
+        }
+
+        // Its node made it (empty) and says so before the target has said anything of it: out of the in-sync set.
+        await _cluster.MakeReadyAsync("node-3");
+        Assert.True(await ReportAsync("node-3", "pvc-1-pool-3"));
+        Assert.Equal(("Degraded", "False", "out of the in-sync set: waiting for the volume's target to rebuild it"), await PhaseAsync("pvc-1-pool-3"));
+
+        // An in-sync replica its node reports is Healthy, the target silent or not.
+        Assert.True(await ReportAsync("node-1", "pvc-1-pool-1"));
+        Assert.Equal(("Healthy", "True", "the replica is Healthy"), await PhaseAsync("pvc-1-pool-1"));
+
+        // The target rebuilds it, then takes it in: Rebuilding, then Healthy; its node's next report keeps that.
+        Assert.True(await ReportAsync("node-1", "pvc-1-pool-1", new ReplicaSyncReport("pvc-1-pool-3", new ReplicaSync { Role = "Rebuilding", Epoch = 1 })));
+        Assert.Equal(("Rebuilding", "False", "rebuilding"), await PhaseAsync("pvc-1-pool-3"));
+        Assert.True(await ReportAsync("node-1", "pvc-1-pool-1", new ReplicaSyncReport("pvc-1-pool-3", new ReplicaSync { Role = "InSync", Epoch = 1 })));
+        Assert.Equal(("Healthy", "True", "in the volume's in-sync set"), await PhaseAsync("pvc-1-pool-3"));
+        Assert.True(await ReportAsync("node-3", "pvc-1-pool-3"));
+        Assert.Equal("Healthy", (await PhaseAsync("pvc-1-pool-3")).Item1);
+    }
+
+    [Fact]
     public async Task A_replica_named_again_while_its_old_record_is_being_deleted_gets_a_new_record_once_the_old_one_is_gone()
     {
         await SetUpAsync(2, away: TimeSpan.Zero);

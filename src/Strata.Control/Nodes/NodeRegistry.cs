@@ -147,8 +147,25 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
             }, ct).ConfigureAwait(false);
         }
 
+        var inSyncSets = new Dictionary<string, List<string>?>(StringComparer.Ordinal);
         foreach (var r in report.Replicas)
         {
+            // A replica the volume's target has not reported yet is Healthy only if it is in the in-sync set: a
+            // replacement is made empty and must not look Healthy before its rebuild starts.
+            var known = await _resources.GetAsync<VolumeReplica>(ResourceKind.VolumeReplica, null, r.Name, ct).ConfigureAwait(false);
+            if (known is null)
+            {
+                continue;
+            }
+
+            string volumeName = known.Spec.Volume;
+            if (!inSyncSets.TryGetValue(volumeName, out var inSync))
+            {
+                var volume = await _resources.GetAsync<Volume>(ResourceKind.Volume, null, volumeName, ct).ConfigureAwait(false);
+                inSync = volume?.InSyncReplicas();
+                inSyncSets[volumeName] = inSync;
+            }
+
             await _resources.MutateAsync<VolumeReplica>(ResourceKind.VolumeReplica, null, r.Name, replica =>
             {
                 if (replica.Spec.Node != name)
@@ -158,9 +175,9 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
 
                 var s = replica.Status;
                 var c = s.Conditions;
-                string phase = ReplicaPhase.Of(r.Phase, s.Sync);
+                string phase = ReplicaPhase.Of(r.Phase, s.Sync, inSync?.Contains(r.Name) ?? false);
                 bool changed = Conditions.Set(ref c, "NodeReady", true, "NodeReporting", $"node {name} reports the replica");
-                changed |= Conditions.Set(ref c, "Healthy", phase == "Healthy", phase, phase == r.Phase ? r.Message ?? $"the replica is {r.Phase}" : ReplicaPhase.Why(s.Sync!));
+                changed |= Conditions.Set(ref c, "Healthy", phase == "Healthy", phase, phase == r.Phase ? r.Message ?? $"the replica is {r.Phase}" : ReplicaPhase.Why(s.Sync));
                 changed |= s.Phase != phase || s.UsedBytes != r.UsedBytes || s.AllocatedBytes != r.AllocatedBytes;
                 s.Conditions = c;
                 (s.Phase, s.UsedBytes, s.AllocatedBytes, s.LastReported) = (phase, r.UsedBytes, r.AllocatedBytes, now);
@@ -200,7 +217,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
                     }
 
                     var s = replica.Status;
-                    string phase = s.Phase is "Healthy" or "Rebuilding" or "Degraded" ? ReplicaPhase.Of("Healthy", sync.Sync) : s.Phase ?? "Pending";
+                    string phase = s.Phase is "Healthy" or "Rebuilding" or "Degraded" ? ReplicaPhase.Of("Healthy", sync.Sync, inSync: false /* the target's word decides */) : s.Phase ?? "Pending";
                     bool changed = phase != s.Phase || !ReplicaPhase.Same(s.Sync, sync.Sync);
                     if (phase != s.Phase)
                     {

@@ -9,15 +9,19 @@ namespace Strata.Control.Nodes;
 public static class ReplicaPhase
 {
     /// <param name="hosted">The replica's node's word: Pending, Failed or Healthy (the volume exists in its pool).</param>
-    public static string Of(string hosted, ReplicaSync? sync) => hosted != "Healthy" || sync is null ? hosted : sync.Role switch
+    /// <param name="sync">The volume's target's last word on the replica; null before the target reported it.</param>
+    /// <param name="inSync">Whether the replica is in the volume's in-sync set (what counts while the target is silent).</param>
+    public static string Of(string hosted, ReplicaSync? sync, bool inSync) => hosted != "Healthy" ? hosted : sync?.Role switch
     {
+        null => inSync ? "Healthy" : "Degraded",
         "Rebuilding" => "Rebuilding",
         "Offline" => "Degraded",
         _ => "Healthy",
     };
 
-    public static string Why(ReplicaSync sync) => sync.Role switch
+    public static string Why(ReplicaSync? sync) => sync?.Role switch
     {
+        null => "out of the in-sync set: waiting for the volume's target to rebuild it",
         "Rebuilding" when sync.Rebuild is { } r => $"rebuilding ({(r.Full ? "full copy" : "catching up")}): {Percent(r):0.#}% of {Quantity.FormatHuman(r.BytesTotal)} gone over",
         "Rebuilding" => "rebuilding",
         _ => $"out of the in-sync set: {sync.Reason ?? sync.LastError ?? "unknown"}",

@@ -34,7 +34,7 @@ public sealed class ReplicaReplacement(TimeSpan after)
             return null;
         }
 
-        var inSync = volume.Status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
+        var inSync = volume.InSyncReplicas();
         for (int i = 0; i < volume.Spec.Replicas.Count; i++)
         {
             var gone = volume.Spec.Replicas[i];

@@ -154,7 +154,7 @@ public sealed class VolumeReconciler(TimeSpan replaceAfter) : IReconciler
             return false;
         }
 
-        var inSync = volume.Status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
+        var inSync = volume.InSyncReplicas();
         var to = volume.Spec.Replicas.FirstOrDefault(p => p.Node != from && view.IsReady(p.Node) && inSync.Contains(p.Name)
             && replicas.Any(r => r.Metadata.Name == p.Name && r.Status.Phase is "Healthy" or "Rebuilding" or "Degraded"));
         if (to is null)
@@ -194,7 +194,7 @@ public sealed class VolumeReconciler(TimeSpan replaceAfter) : IReconciler
         }
 
         bool targetReady = Conditions.Find(conditions, "TargetReady")?.Status == "True";
-        var inSync = status.InSync ?? volume.Spec.Replicas.Select(r => r.Name).ToList();
+        var inSync = volume.InSyncReplicas();
         var healthy = replicas.Where(r => r.Status.Phase == "Healthy" && inSync.Contains(r.Metadata.Name)).ToList();
         var notHealthy = replicas.Where(r => !healthy.Contains(r)).ToList();
         string state;

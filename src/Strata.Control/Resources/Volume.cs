@@ -4,6 +4,9 @@ namespace Strata.Control.Resources;
 public sealed class Volume : Resource<VolumeSpec, VolumeStatus>
 {
     public override ResourceKind Descriptor => ResourceKind.Volume;
+
+    /// <summary>The in-sync set; all the volume's replicas while none is recorded yet.</summary>
+    public List<string> InSyncReplicas() => Status.InSync ?? Spec.Replicas.Select(r => r.Name).ToList();
 }
 
 public sealed class VolumeSpec
