@@ -175,7 +175,7 @@ public sealed class NodeRegistry(IStore store, ChangeNotifier changes, Action<st
 
                 var s = replica.Status;
                 var c = s.Conditions;
-                string phase = ReplicaPhase.Of(r.Phase, s.Sync, inSync?.Contains(r.Name) ?? false);
+                string phase = ReplicaPhase.Of(r.Phase, s.Sync, inSync?.Contains(r.Name) ?? true /* no volume says otherwise */);
                 bool changed = Conditions.Set(ref c, "NodeReady", true, "NodeReporting", $"node {name} reports the replica");
                 changed |= Conditions.Set(ref c, "Healthy", phase == "Healthy", phase, phase == r.Phase ? r.Message ?? $"the replica is {r.Phase}" : ReplicaPhase.Why(s.Sync));
                 changed |= s.Phase != phase || s.UsedBytes != r.UsedBytes || s.AllocatedBytes != r.AllocatedBytes;
