@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Threading.Channels;
 using Strata.Replication.Client;
 using Strata.Replication.Protocol;
 
@@ -46,11 +45,9 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
     private readonly Stack<PendingRequest> _free = new(MaxInFlight);
     private readonly SemaphoreSlim _room = new(MaxInFlight, MaxInFlight);
     private readonly Lock _gate = new();
-    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly FrameOutbox<Outbound> _outbox;
 
     private Task _receiving = Task.CompletedTask;
-    private Task _sending = Task.CompletedTask;
 
     /// <summary>Set once: why no request can be sent any more (connection lost, fenced, closed). Under <see cref="_gate"/>.</summary>
     private volatile BlockDeviceException? _failure;
@@ -74,6 +71,8 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         _stream = new NetworkStream(socket, ownsSocket: false);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        _outbox = new FrameOutbox<Outbound>(_output, WriteFrame, e => Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable,
+            $"sending to the replica server at {RemoteEndPoint} failed: {e.Message}", e)), FlushThreshold);
         for (int i = MaxInFlight - 1; i >= 0; i--)
         {
             _slots[i] = new PendingRequest(this, i);
@@ -147,7 +146,6 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         }
 
         client._receiving = client.ReceiveLoopAsync();
-        client._sending = client.SendLoopAsync();
         return client;
     }
 
@@ -228,7 +226,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
             return failed;
         }
 
-        // The checksum is the caller's work, on its own thread, so the send loop only copies.
+        // The checksum is the caller's work, before the request is queued: whichever thread frames it only copies.
         return Submit(Opcode.Write, fua ? FrameFlags.Fua : FrameFlags.None, lba, count, default, data, Crc32C.Compute(data.Span), ct);
     }
 
@@ -323,9 +321,10 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
             }
 
             _closing = true;
-            _outbound.Writer.TryWrite(Outbound.Goodbye);
-            _outbound.Writer.TryComplete();
+            _outbox.Add(Outbound.Goodbye);
         }
+
+        _outbox.Send();
 
         try
         {
@@ -342,7 +341,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         }
 
         await _receiving.ConfigureAwait(false);
-        await _sending.ConfigureAwait(false);
+        await _outbox.CloseAsync().ConfigureAwait(false);
         await CloseTransportAsync().ConfigureAwait(false);
         _room.Dispose();
     }
@@ -369,16 +368,28 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         await SubmitWithRoom(opcode, flags, lba, count, read, write, crc).ConfigureAwait(false);
     }
 
-    private ValueTask SubmitWithRoom(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc) =>
-        Enqueue(opcode, flags, lba, count, read, write, crc, out short version) is { } request
-            ? new ValueTask(request, version)
-            : ValueTask.FromException(StateError());
+    private ValueTask SubmitWithRoom(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc)
+    {
+        if (Enqueue(opcode, flags, lba, count, read, write, crc, out short version) is not { } request)
+        {
+            return ValueTask.FromException(StateError());
+        }
+
+        _outbox.Send();
+        return new ValueTask(request, version);
+    }
 
     /// <summary>A GetExtent: its slot is the source of the answer.</summary>
-    private ValueTask<(bool Mapped, long Blocks)> SubmitGetExtentWithRoom(long lba, uint count) =>
-        Enqueue(Opcode.GetExtent, FrameFlags.None, lba, count, default, default, 0, out short version) is { } request
-            ? new ValueTask<(bool Mapped, long Blocks)>(request, version)
-            : ValueTask.FromException<(bool Mapped, long Blocks)>(StateError());
+    private ValueTask<(bool Mapped, long Blocks)> SubmitGetExtentWithRoom(long lba, uint count)
+    {
+        if (Enqueue(Opcode.GetExtent, FrameFlags.None, lba, count, default, default, 0, out short version) is not { } request)
+        {
+            return ValueTask.FromException<(bool Mapped, long Blocks)>(StateError());
+        }
+
+        _outbox.Send();
+        return new ValueTask<(bool Mapped, long Blocks)>(request, version);
+    }
 
     /// <summary>A GetExtent that waits for a slot, or fails because no request can be sent.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -393,8 +404,8 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         return await SubmitGetExtentWithRoom(lba, count).ConfigureAwait(false);
     }
 
-    /// <summary>Takes a slot (a place of <see cref="_room"/> is held) and queues the request for the send loop; null,
-    /// the place given back, when nothing can be sent any more.</summary>
+    /// <summary>Takes a slot (a place of <see cref="_room"/> is held) and adds the request to the outbox (the caller
+    /// sends it, out of the lock); null, the place given back, when nothing can be sent any more.</summary>
     private PendingRequest? Enqueue(Opcode opcode, FrameFlags flags, long lba, uint count, Memory<byte> read, ReadOnlyMemory<byte> write, uint crc, out short version)
     {
         lock (_gate)
@@ -410,8 +421,8 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
             request.Prepare(opcode, flags, lba, count, read, write, crc);
             version = request.Version;
 
-            // Queued under the lock: nothing gets queued behind the Goodbye of DisposeAsync.
-            _outbound.Writer.TryWrite(new Outbound(request, request.RequestId));
+            // Added under the lock: nothing gets added behind the Goodbye of DisposeAsync.
+            _outbox.Add(new Outbound(request, request.RequestId));
             return request;
         }
     }
@@ -433,45 +444,24 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         }
     }
 
-    private async Task SendLoopAsync()
+    /// <summary>Frames one request (or the Goodbye) into the output; called by whichever thread holds the outbox's writer.</summary>
+    private void WriteFrame(Outbound item, bool send)
     {
-        var reader = _outbound.Reader;
-        try
+        if (!send)
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var item))
-                {
-                    if (item.Request is not { } r)
-                    {
-                        FrameCodec.WriteFrame(_output, Opcode.Goodbye, 0, 0, 0, 0, default, 0);
-                        continue;
-                    }
-
-                    // A request failed with the connection before it went out is not sent (its slot may be reused).
-                    if (r.RequestId != item.RequestId || !r.IsPending)
-                    {
-                        continue;
-                    }
-
-                    FrameCodec.WriteFrame(_output, r.Opcode, (byte)r.Flags, r.RequestId, (ulong)r.Lba, r.BlockCount, r.WriteData.Span, r.WriteCrc);
-                    if (_output.UnflushedBytes >= FlushThreshold)
-                    {
-                        await _output.FlushAsync().ConfigureAwait(false);
-                    }
-                }
-
-                var flushed = await _output.FlushAsync().ConfigureAwait(false);
-                if (flushed.IsCompleted)
-                {
-                    break;
-                }
-            }
+            return;
         }
-        catch (Exception e)
+
+        if (item.Request is not { } r)
         {
-            // The socket broke: the receive loop sees it closed and fails what is in flight.
-            Fail(new BlockDeviceException(BlockDeviceErrorKind.Unavailable, $"sending to the replica server at {RemoteEndPoint} failed: {e.Message}", e));
+            FrameCodec.WriteFrame(_output, Opcode.Goodbye, 0, 0, 0, 0, default, 0);
+            return;
+        }
+
+        // A request failed with the connection before it went out is not sent (its slot may be reused).
+        if (r.RequestId == item.RequestId && r.IsPending)
+        {
+            FrameCodec.WriteFrame(_output, r.Opcode, (byte)r.Flags, r.RequestId, (ulong)r.Lba, r.BlockCount, r.WriteData.Span, r.WriteCrc);
         }
     }
 
@@ -649,7 +639,6 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
         lock (_gate)
         {
             _failure ??= cause;
-            _outbound.Writer.TryComplete();
         }
 
         _watchdog.Dispose();
@@ -796,7 +785,7 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
     private static string Message(in ReadOnlySequence<byte> payload) =>
         payload.IsEmpty ? "(no message)" : Encoding.UTF8.GetString(payload);
 
-    /// <summary>What the send loop sends: a request (skipped when it is no longer the one the slot holds) or Goodbye.</summary>
+    /// <summary>What the outbox sends: a request (skipped when it is no longer the one the slot holds) or Goodbye.</summary>
     private readonly record struct Outbound(PendingRequest? Request, ulong RequestId)
     {
         public static Outbound Goodbye => new(null, 0);

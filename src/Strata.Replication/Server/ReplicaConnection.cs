@@ -2,7 +2,6 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Threading.Channels;
 using Strata.Replication.Protocol;
 
 namespace Strata.Replication.Server;
@@ -10,8 +9,8 @@ namespace Strata.Replication.Server;
 /// <summary>
 /// One client connection of a <see cref="ReplicaServer"/>. The receive loop decodes frames from a PipeReader and
 /// starts each request's device call without waiting for earlier ones (so responses complete out of order, matched
-/// by request id); completed requests queue for the send loop, the connection's one writer, which frames the
-/// responses into the PipeWriter and flushes when the queue runs dry. A frame that breaks the protocol is answered
+/// by request id); the thread that finishes a request frames and sends its response through the connection's
+/// <see cref="FrameOutbox{T}"/> (no hop to a send loop). A frame that breaks the protocol is answered
 /// with <see cref="ReplicaStatus.ProtocolError"/> and ends the connection; nothing of it is applied.
 /// </summary>
 internal sealed class ReplicaConnection
@@ -28,8 +27,7 @@ internal sealed class ReplicaConnection
     private readonly string _peer;
     private readonly Action _abort;
     private readonly InFlightLimit _limit;
-    private readonly Channel<ServerRequest> _responses = Channel.CreateUnbounded<ServerRequest>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly FrameOutbox<ServerRequest> _responses;
 
     private readonly Stack<ServerRequest> _free = new();
     private FenceSession? _session;
@@ -37,7 +35,6 @@ internal sealed class ReplicaConnection
     private WriteIntentLog? _intent;
     private int _blockSize;
     private long _blockCount;
-    private volatile bool _outputBroken;
 
     /// <param name="abort">Closes the transport at once (the socket), ending a pending read or flush.</param>
     public ReplicaConnection(ReplicaServer server, PipeReader input, PipeWriter output, string peer, Action abort)
@@ -48,6 +45,7 @@ internal sealed class ReplicaConnection
         _output = output;
         _peer = peer;
         _limit = new InFlightLimit(server.Options.MaxInFlightPerConnection, server.Options.MaxInFlightBytesPerConnection);
+        _responses = new FrameOutbox<ServerRequest>(output, SendResponse, OutputBroke, FlushThreshold);
     }
 
     public string? VolumeId => _session?.Fence.VolumeId;
@@ -56,7 +54,6 @@ internal sealed class ReplicaConnection
     /// or the server stops it. Returns once every request it started has finished.</summary>
     public async Task RunAsync()
     {
-        var sending = SendLoopAsync();
         try
         {
             await ReceiveLoopAsync().ConfigureAwait(false);
@@ -80,8 +77,7 @@ internal sealed class ReplicaConnection
             // Every request started gets its device call finished and its response framed (or dropped, when the
             // socket is gone) before the connection closes: buffers go back, and no device call outlives it.
             await _limit.WhenIdleAsync().ConfigureAwait(false);
-            _responses.Writer.TryComplete();
-            await sending.ConfigureAwait(false);
+            await _responses.CloseAsync().ConfigureAwait(false);
             if (_session is { } session)
             {
                 session.Fence.Remove(session);
@@ -169,7 +165,7 @@ internal sealed class ReplicaConnection
         _server.Log($"{_peer}: volume {hello.VolumeId} at epoch {hello.Epoch}");
         var answer = Rent();
         answer.InitHelloOk(header.RequestId, new HelloOkPayload(FrameHeader.CurrentVersion, _blockSize, _blockCount));
-        _responses.Writer.TryWrite(answer);
+        _responses.Enqueue(answer);
         return true;
     }
 
@@ -268,7 +264,7 @@ internal sealed class ReplicaConnection
         }
 
         _session!.End();
-        _responses.Writer.TryWrite(request);
+        _responses.Enqueue(request);
     }
 
     /// <summary>Queues an answer of the connection itself (not a device call's).</summary>
@@ -276,60 +272,30 @@ internal sealed class ReplicaConnection
     {
         var answer = Rent();
         answer.InitAnswer(requestId, status, message);
-        _responses.Writer.TryWrite(answer);
+        _responses.Enqueue(answer);
     }
 
-    private async Task SendLoopAsync()
-    {
-        var reader = _responses.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            while (reader.TryRead(out var response))
-            {
-                if (!_outputBroken)
-                {
-                    try
-                    {
-                        WriteResponse(response);
-                    }
-                    catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
-                    {
-                        _outputBroken = true;
-                    }
-                }
-
-                Return(response);
-                if (!_outputBroken && _output.UnflushedBytes >= FlushThreshold)
-                {
-                    await FlushAsync().ConfigureAwait(false);
-                }
-            }
-
-            if (!_outputBroken)
-            {
-                await FlushAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async ValueTask FlushAsync()
+    /// <summary>Frames a response (when the output still works) and hands its request back; by whichever thread holds the outbox's writer.</summary>
+    private void SendResponse(ServerRequest response, bool send)
     {
         try
         {
-            var result = await _output.FlushAsync().ConfigureAwait(false);
-            if (result.IsCompleted || result.IsCanceled)
+            if (send)
             {
-                _outputBroken = true;
+                WriteResponse(response);
             }
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        finally
         {
-            // The socket is gone: responses from now on are dropped (their requests still finish), and the receive
-            // loop ends on the same closed socket.
-            _outputBroken = true;
-            _abort();
+            Return(response);
         }
     }
+
+    /// <summary>
+    /// The socket is gone: responses from now on are dropped (their requests still finish), and the receive loop ends
+    /// on the closed socket.
+    /// </summary>
+    private void OutputBroke(Exception e) => _abort();
 
     private void WriteResponse(ServerRequest r)
     {
