@@ -34,6 +34,9 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
     public const int MaxInFlight = 256;
 
     private const int FlushThreshold = 1 << 20;
+
+    /// <summary>Requests with at most this much data may wait to be sent with others (<see cref="FrameOutbox{T}"/>).</summary>
+    private const int BatchedBytes = 16 * 1024;
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan GoodbyeTimeout = TimeSpan.FromSeconds(10);
 
@@ -375,7 +378,8 @@ public sealed class ReplicaClient : IBlockDevice, IAllocationMap, IWriteIntent
             return ValueTask.FromException(StateError());
         }
 
-        _outbox.Send();
+        // A small request while others are in flight goes out with theirs; one alone, or a large Write, at once.
+        _outbox.Send(batch: write.Length <= BatchedBytes && MaxInFlight - _room.CurrentCount > 1);
         return new ValueTask(request, version);
     }
 

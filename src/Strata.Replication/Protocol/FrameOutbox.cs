@@ -9,13 +9,18 @@ namespace Strata.Replication.Protocol;
 /// another thread holds the writer; that one then frames it too before it lets go. This saves every request and
 /// every response the hop to a send loop's thread and back. A flush the socket cannot take at once goes on
 /// asynchronously and keeps the writer until nothing is left to send.
+/// <para>
+/// An item added with <c>batch: true</c> (small, with others in flight: more will follow soon) is sent by a thread
+/// pool item instead, which takes everything added by then: one send(2) for many small frames, as a send loop
+/// gives, where sending each at once would cost a syscall (and a wakeup of the peer) per frame.
+/// </para>
 /// </summary>
 /// <remarks>
 /// The writer is held by at most one thread at a time, so the PipeWriter (not thread-safe) sees one caller; holding
 /// is a flag, never a lock, so no thread ever waits for another's send. Once the output breaks, items are handed to
 /// the frame callback with <c>send: false</c> (to release what they hold) and the failure callback hears why, once.
 /// </remarks>
-internal sealed class FrameOutbox<T>
+internal sealed class FrameOutbox<T> : IThreadPoolWorkItem
 {
     private readonly ConcurrentQueue<T> _queue = new();
     private readonly PipeWriter _output;
@@ -26,6 +31,7 @@ internal sealed class FrameOutbox<T>
     /// <summary>1 while a thread writes into the output; 1 for good once <see cref="CloseAsync"/> has returned.</summary>
     private int _held;
     private TaskCompletionSource? _released;
+    private int _scheduled;
     private volatile bool _broken;
 
     /// <param name="frame">Frames an item into the output (send: true), or only releases it (send: false: the output is broken).</param>
@@ -46,6 +52,34 @@ internal sealed class FrameOutbox<T>
     public void Enqueue(T item)
     {
         _queue.Enqueue(item);
+        Send();
+    }
+
+    /// <summary>Adds an item and sends it at once, or, with <paramref name="batch"/>, soon, with whatever follows it.</summary>
+    public void Enqueue(T item, bool batch)
+    {
+        _queue.Enqueue(item);
+        Send(batch);
+    }
+
+    /// <summary>Sends what was added: at once (<see cref="Send()"/>), or, with <paramref name="batch"/>, from a thread
+    /// pool item that takes everything added until it runs.</summary>
+    public void Send(bool batch)
+    {
+        if (!batch)
+        {
+            Send();
+        }
+        else if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>The batched send: reset first, so an item added while it runs schedules another or is taken by this one.</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        Interlocked.Exchange(ref _scheduled, 0);
         Send();
     }
 

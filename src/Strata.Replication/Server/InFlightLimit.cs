@@ -32,6 +32,9 @@ internal sealed class InFlightLimit : IValueTaskSource
         Idle,
     }
 
+    /// <summary>The count without the lock: a hint, possibly stale.</summary>
+    public int CountHint => Volatile.Read(ref _count);
+
     public int Count
     {
         get

@@ -18,6 +18,9 @@ internal sealed class ReplicaConnection
     /// <summary>A flush of the response stream is forced once this much is buffered.</summary>
     private const int FlushThreshold = 1 << 20;
 
+    /// <summary>Responses to requests of at most this much data may wait to be sent with others (<see cref="FrameOutbox{T}"/>).</summary>
+    private const int BatchedBytes = 16 * 1024;
+
     /// <summary>An error message's UTF-8 is cut to this many bytes.</summary>
     private const int MaxMessageBytes = 4096;
 
@@ -264,7 +267,10 @@ internal sealed class ReplicaConnection
         }
 
         _session!.End();
-        _responses.Enqueue(request);
+
+        // The response to a small request while others are in flight goes out with theirs. The last one, and those to
+        // large requests (few, and each worth its own send), go at once.
+        _responses.Enqueue(request, batch: _limit.CountHint > 1 && request.Length <= BatchedBytes);
     }
 
     /// <summary>Queues an answer of the connection itself (not a device call's).</summary>

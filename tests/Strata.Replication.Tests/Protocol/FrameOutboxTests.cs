@@ -7,7 +7,7 @@ using Xunit;
 namespace Strata.Replication.Tests.Protocol;
 
 /// <summary>
-/// <see cref="FrameOutbox{T}"/>: many threads add, one at a time writes, nothing is lost or sent twice, a flush the
+/// <see cref="FrameOutbox{T}"/>: many threads add, at once or batched, one at a time writes, nothing is lost or sent twice, a flush the
 /// reader holds up keeps the writer, closing waits for it, and a broken output releases every item and is heard of once.
 /// Items are (thread, sequence) pairs framed as 8 bytes.
 /// </summary>
@@ -43,7 +43,7 @@ public sealed class FrameOutboxTests
     }
 
     [Fact]
-    public async Task Items_added_by_many_threads_through_a_slow_reader_all_arrive_once_each_in_each_threads_order()
+    public async Task Items_added_by_many_threads_at_once_or_batched_through_a_slow_reader_all_arrive_once_each_in_each_threads_order()
     {
         // A tiny pause threshold: flushes often wait for the reader, so the writer is kept across awaits.
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 256, resumeWriterThreshold: 128, useSynchronizationContext: false));
@@ -63,7 +63,8 @@ public sealed class FrameOutboxTests
         {
             for (int i = 0; i < each; i++)
             {
-                outbox.Enqueue((t, i));
+                // Some at once, some batched (sent by a thread pool item): all arrive, in order.
+                outbox.Enqueue((t, i), batch: i % 3 != 0);
             }
         })));
         var items = await reading.WaitAsync(TimeSpan.FromSeconds(30));
