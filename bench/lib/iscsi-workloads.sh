@@ -16,28 +16,39 @@ wait_for_portal() {
 }
 
 report_error() { echo "$2" >"$logs/$1.error"; return 1; }
-# bench TARGET NAME -w|-r COUNT DEPTH SIZE: prints "IOPS MBPS" or fails.
+
+# The whole machine's busy CPU time so far, in clock ticks (/proc/stat: user nice system irq softirq steal).
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# cpu_per_io TICKS IOS: microseconds of CPU (all cores, every process: initiator, target, replicas) per I/O.
+cpu_per_io() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
+
+# bench TARGET NAME -w|-r COUNT DEPTH SIZE: prints "IOPS MBPS CPU-µs-PER-IO" or fails.
 qemu_bench() {
   local t=$1 name=$2 rw=$3 count=$4 depth=$5 bs=$6 out secs
   local args=(bench -f raw -c "$count" -d "$depth" -s "$bs" -S "$bs" -t none -i native)
   [ "$rw" = -w ] && args+=(-w)
   out="$logs/$t-$name.log"
+  local busy=$(cpu_busy)
   if ! timeout 300 qemu-img "${args[@]}" "${url[$t]}" >"$out" 2>&1; then
     report_error "$t" "qemu-img bench ($name) failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 1
   fi
   secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds\.$/\1/p' "$out")
   if [ -z "$secs" ]; then report_error "$t" "qemu-img bench ($name) printed no run time: $(tail -n 3 "$out" | tr '\n' ' ')"; return 1; fi
-  awk -v c="$count" -v s="$secs" -v b="$(numfmt --from=iec "${bs^^}")" 'BEGIN { iops = c / s; printf "%.0f %.1f\n", iops, iops * b / 1e6 }'
+  busy=$(( $(cpu_busy) - busy ))
+  awk -v c="$count" -v s="$secs" -v b="$(numfmt --from=iec "${bs^^}")" -v cpu="$(cpu_per_io "$busy" "$count")" \
+    'BEGIN { iops = c / s; printf "%.0f %.1f %s\n", iops, iops * b / 1e6, cpu }'
 }
 
 perf_random_read() {
   local t=$1 out iops
   out="$logs/$t-randread.log"
+  local busy=$(cpu_busy)
   # -t: run for that many seconds, then print the average. -b 8: 8 blocks of 512 bytes = 4 KiB.
   timeout $((perf_seconds + 60)) iscsi-perf -m 32 -b 8 -r -t "$perf_seconds" "${url[$t]}" >"$out" 2>&1
+  busy=$(( $(cpu_busy) - busy ))
   iops=$(tr '\r' '\n' <"$out" | sed -n 's/^ *iops average \([0-9]*\) .*/\1/p' | tail -n 1)
   if [ -z "$iops" ]; then report_error "$t" "iscsi-perf printed no iops average: $(tr '\r' '\n' <"$out" | tail -n 3 | tr '\n' ' ')"; return 1; fi
-  awk -v i="$iops" 'BEGIN { printf "%d %.1f\n", i, i * 4096 / 1e6 }'
+  awk -v i="$iops" -v cpu="$(cpu_per_io "$busy" $((iops * perf_seconds)))" 'BEGIN { printf "%d %.1f %s\n", i, i * 4096 / 1e6, cpu }'
 }
 
 median() { sort -n | awk '{ v[NR] = $0 } END { if (NR == 0) exit 1; print v[int((NR + 1) / 2)] }'; }
