@@ -204,6 +204,33 @@ public sealed class ReplicaReplacementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_node_gone_for_good_is_deleted_with_its_pools_and_replaced_replicas_once_no_volume_names_it()
+    {
+        await SetUpAsync(2, away: TimeSpan.FromHours(1));
+        var apply = new ApplyService(_cluster.Store, () => { });
+        Task<string> DeleteNodeAsync(string node) => apply.DeleteAsync(ResourceKind.Node, null, node, CancellationToken.None);
+
+        // A Ready node's agent is running; node-2 still holds a replica the volume names (and node-1 its target).
+        var ready = await Assert.ThrowsAsync<ControlException>(() => DeleteNodeAsync("node-3"));
+        Assert.Equal((409, "node node-3 cannot be deleted: its agent is running (stop it first)"), (ready.Status, ready.Message));
+        var named = await Assert.ThrowsAsync<ControlException>(() => DeleteNodeAsync("node-2"));
+        Assert.StartsWith("node node-2 cannot be deleted: it still holds replica pvc-1-pool-2 of volume pvc-1. A replica whose node stays NotReady is replaced", named.Message, StringComparison.Ordinal);
+        Assert.NotNull(await _cluster.GetAsync<Node>(ResourceKind.Node, "node-2"));
+
+        // Replaced: its record is only marked deleting, waiting for node-2, which will never come back. Deleting the
+        // node forgets it, its pool and that record; the volume's replicas and the other pools are untouched.
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal("node/node-2 deleted with its pools (pool-2) and replica records (pvc-1-pool-2); their data stays on its disks", await DeleteNodeAsync("node-2"));
+        Assert.Null(await _cluster.GetAsync<Node>(ResourceKind.Node, "node-2"));
+        Assert.Null(await _cluster.GetAsync<StoragePool>(ResourceKind.StoragePool, "pool-2"));
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], await ReplicaRecordsAsync());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], (await VolumeAsync()).Spec.Replicas.Select(r => r.Name));
+        Assert.Equal(["pool-1", "pool-3"], (await _cluster.ListAsync<StoragePool>(ResourceKind.StoragePool)).Select(p => p.Metadata.Name).Order(StringComparer.Ordinal));
+        await _cluster.PassAsync(Reconciler());
+        Assert.Equal(["pvc-1-pool-1", "pvc-1-pool-3"], await ReplicaRecordsAsync());
+    }
+
+    [Fact]
     public async Task A_replacement_its_node_made_is_not_Healthy_before_the_target_has_rebuilt_it()
     {
         await SetUpAsync(2, away: TimeSpan.FromHours(1));

@@ -15,7 +15,8 @@ internal static class DeleteCommand
         var files = ApplyCommand.FileOption("Delete the resources of this manifest instead.");
         files.Required = false;
         var ns = new Option<string?>("--namespace", "-n") { Description = "The namespace of a PersistentVolumeClaim (default: default)." };
-        var command = new Command("delete", "Delete resources. A StoragePoolClaim whose pools hold volumes is refused; a claim's volume goes with it (reclaim policy Delete).") { kind, names, files, ns };
+        var command = new Command("delete", "Delete resources. A StoragePoolClaim whose pools hold volumes is refused; a claim's volume goes with it (reclaim policy Delete). " +
+            "A node gone for good (NotReady, no volume naming a replica on it) is forgotten with its pools and replica records; its disks keep their data.") { kind, names, files, ns };
         ServerOptions.AddTo(command);
         command.SetAction((parse, ct) => ServerOptions.RunAsync(parse, async client =>
         {

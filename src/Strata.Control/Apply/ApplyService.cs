@@ -170,28 +170,10 @@ public sealed class ApplyService(IStore store, Action wake)
                 case PersistentVolumeClaim or StorageClass:
                     // No precondition, as with kubectl delete: the reconciler writes a claim's status whenever it likes
                     // (a Pending claim's message changes as space frees), and that must not fail the user's delete.
-                    for (var current = existing; !await _resources.DeleteAsync(current, ct).ConfigureAwait(false);)
-                    {
-                        if (await _resources.GetAsync<Resource>(kind, ns, name, ct).ConfigureAwait(false) is not { } again)
-                        {
-                            break; // gone meanwhile
-                        }
-
-                        current = again;
-                    }
-
-                    // Events are kept by name: left behind, they would pile up in every listing of /strata/ and show
-                    // up in `describe` of a claim made again under the same name.
-                    await _events.DeleteAllAsync(existing, ct).ConfigureAwait(false);
+                    await DeleteNowAsync(existing, ct).ConfigureAwait(false);
                     break;
                 case Node node:
-                    if (view.IsReady(name) || view.Pools.Any(p => p.Spec.Node == name))
-                    {
-                        throw ControlException.Conflict($"node {name} cannot be deleted: {(view.IsReady(name) ? "its agent is running" : "it hosts pools")}; stop its agent and delete its pools' claim first");
-                    }
-
-                    await _resources.DeleteAsync(node, ct).ConfigureAwait(false);
-                    break;
+                    return await ForgetNodeAsync(node, view, ct).ConfigureAwait(false);
                 default:
                     throw ControlException.BadRequest($"{label} is made by the control plane; delete the {(kind == ResourceKind.VolumeReplica ? "PersistentVolumeClaim" : "StoragePoolClaim")} that made it instead");
             }
@@ -203,6 +185,61 @@ public sealed class ApplyService(IStore store, Action wake)
         {
             _serial.Release();
         }
+    }
+
+    /// <summary>
+    /// Removes a record at once, whatever its node or the reconciler wrote into it meanwhile, and its events: kept by
+    /// name, they would pile up in every listing and show up in `describe` of one made again under the same name.
+    /// </summary>
+    private async Task DeleteNowAsync(Resource resource, CancellationToken ct)
+    {
+        for (var current = resource; !await _resources.DeleteAsync(current, ct).ConfigureAwait(false);)
+        {
+            if (await _resources.GetAsync<Resource>(resource.Descriptor, resource.Metadata.Namespace, resource.Metadata.Name, ct).ConfigureAwait(false) is not { } again)
+            {
+                break; // gone meanwhile
+            }
+
+            current = again;
+        }
+
+        await _events.DeleteAllAsync(resource, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Forgets a node gone for good: its record, its block devices, its pools and the replica records on them. Only
+    /// once its agent has stopped (NotReady), and only when no volume still names a replica on it or is served by it:
+    /// such a replica is part of its volume until it is replaced on another node. What the node's disks hold stays
+    /// there: should it come back, it registers anew and nothing assigns it those pools.
+    /// </summary>
+    private async Task<string> ForgetNodeAsync(Node node, ClusterView view, CancellationToken ct)
+    {
+        string name = node.Metadata.Name;
+        if (view.IsReady(name))
+        {
+            throw ControlException.Conflict($"node {name} cannot be deleted: its agent is running (stop it first)");
+        }
+
+        var named = view.Volumes.SelectMany(v => v.Spec.Replicas.Where(r => r.Node == name).Select(r => $"replica {r.Name} of volume {v.Metadata.Name}"))
+            .Concat(view.Volumes.Where(v => v.Spec.TargetNode == name).Select(v => $"the target of volume {v.Metadata.Name}"))
+            .ToList();
+        if (named.Count > 0)
+        {
+            throw ControlException.Conflict($"node {name} cannot be deleted: it still holds {string.Join("; ", named)}. A replica whose node stays " +
+                "NotReady is replaced on another node's pool after --replica-replace-seconds, when one has room; or delete the claim");
+        }
+
+        var replicas = view.Replicas.Where(r => r.Spec.Node == name).ToList();
+        var pools = view.Pools.Where(p => p.Spec.Node == name).ToList();
+        foreach (var resource in replicas.Cast<Resource>().Concat(pools).Concat(view.BlockDevices.Where(d => d.Spec.Node == name)).Append(node))
+        {
+            await DeleteNowAsync(resource, ct).ConfigureAwait(false);
+        }
+
+        string forgotten = replicas.Count + pools.Count == 0 ? ""
+            : $" with its pools ({string.Join(", ", pools.Select(p => p.Metadata.Name))}) and replica records ({string.Join(", ", replicas.Select(r => r.Metadata.Name))}); their data stays on its disks";
+        wake();
+        return $"node/{name} deleted{forgotten}";
     }
 
     private async Task MarkDeletingAsync(Resource resource, CancellationToken ct)
