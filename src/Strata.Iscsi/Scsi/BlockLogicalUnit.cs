@@ -198,6 +198,33 @@ public sealed class BlockLogicalUnit
         return true;
     }
 
+    /// <summary>
+    /// What a write that needs all its data checks before it moves any: the range, its own transfer limit (the sense
+    /// names the CDB's TRANSFER LENGTH byte, <paramref name="lengthField"/>), and Data-Out for every block. False when
+    /// the command has been answered: an error, or GOOD for no blocks.
+    /// </summary>
+    internal bool AcceptsWholeWrite(ScsiTask task, ulong lba, uint blocks, long maxBlocks, int lengthField)
+    {
+        if (!CheckRange(task, lba, blocks))
+        {
+            return false;
+        }
+
+        if (blocks > maxBlocks || (blocks > 0 && task.DataOut.Length < (long)blocks * BlockSize))
+        {
+            Fail(task, SenseData.InvalidFieldInCdb(lengthField));
+            return false;
+        }
+
+        if (blocks == 0)
+        {
+            Good(task, 0);
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Copies <paramref name="data"/> into the task's data-in, limited by the allocation length.</summary>
     internal static void Respond(ScsiTask task, ReadOnlySpan<byte> data, int allocationLength)
     {

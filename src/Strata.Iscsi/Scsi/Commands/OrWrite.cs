@@ -12,27 +12,8 @@ internal static class OrWrite
     {
         var cdb = task.Cdb.Span;
         BlockCdb.Decode(cdb, out ulong lba, out uint blocks);
-        if (!unit.CheckRange(task, lba, blocks))
+        if (!unit.AcceptsWholeWrite(task, lba, blocks, unit.Limits.MaxTransferBlocks, lengthField: 10))
         {
-            return default;
-        }
-
-        if (blocks > unit.Limits.MaxTransferBlocks)
-        {
-            unit.Fail(task, SenseData.InvalidFieldInCdb(10));
-            return default;
-        }
-
-        if (blocks == 0)
-        {
-            BlockLogicalUnit.Good(task, 0);
-            return default;
-        }
-
-        int bytes = (int)blocks * unit.BlockSize;
-        if (task.DataOut.Length < bytes)
-        {
-            unit.Fail(task, SenseData.InvalidFieldInCdb(10));
             return default;
         }
 

@@ -22,27 +22,8 @@ internal static class WriteAtomic
             return default;
         }
 
-        if (!unit.CheckRange(task, lba, blocks))
+        if (!unit.AcceptsWholeWrite(task, lba, blocks, unit.Limits.MaxAtomicTransferBlocks, lengthField: 12))
         {
-            return default;
-        }
-
-        if (blocks > unit.Limits.MaxAtomicTransferBlocks)
-        {
-            unit.Fail(task, SenseData.InvalidFieldInCdb(12));
-            return default;
-        }
-
-        if (blocks == 0)
-        {
-            BlockLogicalUnit.Good(task, 0);
-            return default;
-        }
-
-        int bytes = (int)blocks * unit.BlockSize;
-        if (task.DataOut.Length < bytes)
-        {
-            unit.Fail(task, SenseData.InvalidFieldInCdb(12));
             return default;
         }
 
