@@ -144,8 +144,10 @@ internal sealed class FrameOutbox<T> : IThreadPoolWorkItem
             {
                 _frame(item, send);
             }
-            catch (Exception e) when (send && e is IOException or InvalidOperationException or ObjectDisposedException)
+            catch (Exception e)
             {
+                // Whatever it is (a closed output, or a bug in the framing), the writer must be let go and the output
+                // taken as broken: a thrown-through holder would keep it forever, and CloseAsync would wait for ever.
                 Break(e);
             }
 

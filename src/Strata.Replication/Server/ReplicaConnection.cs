@@ -301,7 +301,15 @@ internal sealed class ReplicaConnection
     /// The socket is gone: responses from now on are dropped (their requests still finish), and the receive loop ends
     /// on the closed socket.
     /// </summary>
-    private void OutputBroke(Exception e) => _abort();
+    private void OutputBroke(Exception e)
+    {
+        if (e is not (IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or OperationCanceledException))
+        {
+            _server.Log($"{_peer}: unexpected failure sending a response, closing: {e}");
+        }
+
+        _abort();
+    }
 
     private void WriteResponse(ServerRequest r)
     {

@@ -130,6 +130,38 @@ public sealed class FrameOutboxTests
         Assert.Equal([(0, 2), (0, 3)], released);
     }
 
+    [Fact]
+    public async Task A_frame_that_throws_breaks_the_output_once_and_lets_the_writer_go()
+    {
+        var pipe = new Pipe(new PipeOptions(useSynchronizationContext: false));
+        var failures = new List<Exception>();
+        var released = new List<(int, int)>();
+        var outbox = new FrameOutbox<(int Thread, int Seq)>(pipe.Writer, (item, send) =>
+        {
+            if (!send)
+            {
+                released.Add(item);
+            }
+            else if (item.Seq == 1)
+            {
+                throw new ArgumentException("a bug in the framing");
+            }
+            else
+            {
+                Frame(pipe.Writer, item);
+            }
+        }, failures.Add, flushThreshold: 1 << 20);
+
+        outbox.Enqueue((0, 0));
+        outbox.Enqueue((0, 1));
+        outbox.Enqueue((0, 2));
+        await outbox.CloseAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.IsType<ArgumentException>(Assert.Single(failures));
+        Assert.Equal([(0, 2)], released);
+        Assert.Equal([(0, 0)], await ReadAllAsync(pipe.Reader, 1));
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;
