@@ -115,6 +115,8 @@ internal sealed class ChunkStore
         {
             await GuardAsync(online[i], tasks[i], GroupOf(online[i])).ConfigureAwait(false);
         }
+
+        ThrowIfAGroupIsLost();
     }
 
     /// <summary>Writes a metadata region at the same offset on every online vdev.</summary>
@@ -124,6 +126,8 @@ internal sealed class ChunkStore
         {
             await GuardAsync(v, v.Device!.WriteAsync(Vdev.Lba(offset), data, WriteFlags.None), GroupOf(v)).ConfigureAwait(false);
         }
+
+        ThrowIfAGroupIsLost();
     }
 
     public (Vdev[] Group, long Offset) Locate(uint chunk, int offset)
@@ -159,9 +163,8 @@ internal sealed class ChunkStore
             await Online(first).Device!.ReadAsync(Vdev.Lba(at), buffer).ConfigureAwait(false);
             return;
         }
-        catch (Exception e) when (e is IOException && second.IsOnline)
+        catch (IOException e) when (TryFault(first, group, e))
         {
-            Fault(first, e);
         }
 
         await Online(second).Device!.ReadAsync(Vdev.Lba(at), buffer).ConfigureAwait(false);
@@ -191,21 +194,32 @@ internal sealed class ChunkStore
         {
             await io.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException && group.Any(o => o != vdev && o.IsOnline))
+        catch (IOException e) when (TryFault(vdev, group, e))
         {
-            Fault(vdev, e);
         }
     }
 
     private Vdev[] GroupOf(Vdev v) => _groups.First(g => g.Contains(v));
 
-    private void Fault(Vdev vdev, Exception e)
+    /// <summary>
+    /// After a failed I/O on <paramref name="vdev"/>: faults it and returns true when another vdev of its group is
+    /// still online (the I/O counts as done on that one); returns false, faulting nothing, when it is the group's
+    /// last one, and the caller throws. One decision at a time per group: two halves of a mirror failing at once
+    /// must not each see the other online and both be faulted, or the pool would go on writing to, and syncing,
+    /// no copy at all and acknowledge it.
+    /// </summary>
+    private bool TryFault(Vdev vdev, Vdev[] group, Exception e)
     {
-        lock (vdev)
+        lock (group)
         {
+            if (!group.Any(o => o != vdev && o.IsOnline))
+            {
+                return false;
+            }
+
             if (vdev.State == VdevState.Faulted)
             {
-                return;
+                return true; // an I/O that was in flight when another one faulted it
             }
 
             vdev.State = VdevState.Faulted;
@@ -213,6 +227,20 @@ internal sealed class ChunkStore
         }
 
         VdevFaulted?.Invoke(vdev, e);
+        return true;
+    }
+
+    /// <summary>A sync or metadata write that reached no vdev of some group made nothing durable there.</summary>
+    private void ThrowIfAGroupIsLost()
+    {
+        foreach (var group in _groups)
+        {
+            if (!group.Any(v => v.IsOnline))
+            {
+                throw new BlockDeviceException(BlockDeviceErrorKind.Medium,
+                    $"every vdev of {(group.Length == 1 ? "a stripe" : "a mirror")} has failed ({string.Join(", ", group.Select(v => $"{v.Path}: {v.FaultReason ?? "missing"}"))})");
+            }
+        }
     }
 
     private static Vdev Online(Vdev v) =>

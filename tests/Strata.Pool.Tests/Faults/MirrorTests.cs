@@ -115,4 +115,56 @@ public sealed class MirrorTests
             Assert.Equal(newer, await PoolFixture.ReadVolumeAsync(pool, "v"));
         }
     }
+
+    /// <summary>
+    /// Both halves of a mirror fail at once (one controller, one cable): each failure used to see the other half
+    /// still online and fault only its own, so both were faulted, and the next commit synced and logged to no vdev
+    /// at all and acknowledged the flush. Found by the power-cut test.
+    /// </summary>
+    [Fact]
+    public async Task When_both_halves_of_a_mirror_fail_at_once_no_flush_is_acknowledged()
+    {
+        for (int round = 0; round < 100; round++)
+        {
+            using var dir = new TempDirectory(inMemory: true);
+            var outage = new Outage();
+            var pool = await StoragePool.CreateAsync(
+                new PoolCreateOptions
+                {
+                    Name = "p",
+                    Layout = PoolLayout.Mirrored,
+                    ChunkSize = 16 * 1024,
+                    MetadataBytes = 256 * 1024,
+                    Vdevs = PoolFixture.Paths(dir, 2).Select(p => new VdevSpec(p, 8L << 20)).ToArray(),
+                },
+                (path, size) => new OutageDevice(Strata.Blocks.FileBlockDevice.Open(path, size, 512), outage));
+            await pool.CreateVolumeAsync("v", 4 << 20);
+            var v = pool.OpenVolume("v");
+            await v.WriteAsync(0, PoolFixture.Pattern(4 << 20, seed: round), Strata.Blocks.WriteFlags.None);
+            await v.FlushAsync();
+
+            // Reads of odd chunks try the second half first, writes the first half first: failures on both halves
+            // are decided at the same moment.
+            outage.Begin();
+            var io = new List<Task>();
+            var buffer = new byte[4096];
+            for (int i = 0; i < 32; i++)
+            {
+                io.Add(v.ReadAsync((2 * i + 1) * 32, new byte[4096]).AsTask());
+                io.Add(v.WriteAsync(2 * i * 32, buffer, Strata.Blocks.WriteFlags.None).AsTask());
+            }
+
+            Assert.True(SpinWait.SpinUntil(() => outage.Waiting == 96, TimeSpan.FromSeconds(30)), $"{outage.Waiting} of 96 I/Os reached the vdevs");
+            outage.Strike();
+            foreach (var t in io)
+            {
+                await Assert.ThrowsAnyAsync<IOException>(() => t);
+            }
+
+            await Assert.ThrowsAnyAsync<IOException>(() => v.FlushAsync().AsTask());
+            Assert.Single(pool.Vdevs, x => x.State == VdevState.Online); // the last half is never faulted: its failure is the pool's
+            await v.DisposeAsync();
+            await pool.AbandonAsync();
+        }
+    }
 }
