@@ -163,8 +163,12 @@ internal sealed class ChunkStore
             await Online(first).Device!.ReadAsync(Vdev.Lba(at), buffer).ConfigureAwait(false);
             return;
         }
-        catch (IOException e) when (TryFault(first, group, e))
+        catch (IOException e)
         {
+            if (!TryFault(first, group, e))
+            {
+                throw;
+            }
         }
 
         await Online(second).Device!.ReadAsync(Vdev.Lba(at), buffer).ConfigureAwait(false);
@@ -194,8 +198,12 @@ internal sealed class ChunkStore
         {
             await io.ConfigureAwait(false);
         }
-        catch (IOException e) when (TryFault(vdev, group, e))
+        catch (IOException e)
         {
+            if (!TryFault(vdev, group, e))
+            {
+                throw;
+            }
         }
     }
 
