@@ -22,12 +22,15 @@ cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 # cpu_per_io TICKS IOS: microseconds of CPU (all cores, every process: initiator, target, replicas) per I/O.
 cpu_per_io() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
 
-# bench TARGET NAME -w|-r COUNT DEPTH SIZE: prints "IOPS MBPS CPU-µs-PER-IO" or fails.
+# bench TARGET NAME -w|-r COUNT DEPTH SIZE: prints "IOPS MBPS CPU-µs-PER-IO" or fails. Every measurement starts with
+# no dirty pages (sync): otherwise a cell pays for the writeback of the cells before it (tgt's LUN file and every
+# replica's pool share this one disk), and the order of the targets in a row decides who pays.
 qemu_bench() {
   local t=$1 name=$2 rw=$3 count=$4 depth=$5 bs=$6 out secs
   local args=(bench -f raw -c "$count" -d "$depth" -s "$bs" -S "$bs" -t none -i native)
   [ "$rw" = -w ] && args+=(-w)
   out="$logs/$t-$name.log"
+  sync
   local busy=$(cpu_busy)
   if ! timeout 300 qemu-img "${args[@]}" "${url[$t]}" >"$out" 2>&1; then
     report_error "$t" "qemu-img bench ($name) failed: $(tail -n 3 "$out" | tr '\n' ' ')"; return 1
@@ -42,6 +45,7 @@ qemu_bench() {
 perf_random_read() {
   local t=$1 out iops
   out="$logs/$t-randread.log"
+  sync
   local busy=$(cpu_busy)
   # -t: run for that many seconds, then print the average. -b 8: 8 blocks of 512 bytes = 4 KiB.
   timeout $((perf_seconds + 60)) iscsi-perf -m 32 -b 8 -r -t "$perf_seconds" "${url[$t]}" >"$out" 2>&1
