@@ -93,7 +93,7 @@ public sealed class PowerLossTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{trials} power cuts: {stats.NotReady} before the pool was ready, {stats.Batches} durable batches and {stats.Snapshots} snapshots verified, {stats.Ambiguous} in-flight blocks found in an allowed state");
+        output.WriteLine($"{(only is null ? trials : 1)} power cut(s): {stats.NotReady} before the pool was ready, {stats.Batches} durable batches and {stats.Snapshots} snapshots verified, {stats.Ambiguous} in-flight blocks found in an allowed state");
         Assert.True(only is not null || stats.Batches > trials, "the workload hardly ran before the cuts; the test proves little");
     }
 }

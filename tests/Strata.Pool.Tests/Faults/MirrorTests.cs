@@ -143,8 +143,8 @@ public sealed class MirrorTests
             await v.WriteAsync(0, PoolFixture.Pattern(4 << 20, seed: round), Strata.Blocks.WriteFlags.None);
             await v.FlushAsync();
 
-            // Reads of odd chunks try the second half first, writes the first half first: failures on both halves
-            // are decided at the same moment.
+            // A read tries the half its chunk's number picks (odd: the second; the volume's chunks were mapped in
+            // order), a write the first half first: failures on both halves are decided at the same moment.
             outage.Begin();
             var io = new List<Task>();
             var buffer = new byte[4096];

@@ -40,6 +40,7 @@ internal sealed class OutageDevice(IBlockDevice inner, Outage outage) : IBlockDe
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
+/// <summary>The controller of <see cref="OutageDevice"/>s: once begun, it holds their I/O, and fails all of it at the strike.</summary>
 internal sealed class Outage
 {
     private readonly TaskCompletionSource _strike = new(TaskCreationOptions.RunContinuationsAsynchronously);
