@@ -181,10 +181,7 @@ internal sealed class ChunkStore
         ValueTask b = group[1].IsOnline ? group[1].Device!.WriteAsync(Vdev.Lba(at), data, WriteFlags.None) : ValueTask.CompletedTask;
         await GuardAsync(group[0], a, group).ConfigureAwait(false);
         await GuardAsync(group[1], b, group).ConfigureAwait(false);
-        if (!group[0].IsOnline && !group[1].IsOnline)
-        {
-            throw new BlockDeviceException(BlockDeviceErrorKind.Medium, $"both vdevs of a mirror failed ({group[0].Path}, {group[1].Path})");
-        }
+        ThrowIfLost(group);
     }
 
     /// <summary>
@@ -243,12 +240,23 @@ internal sealed class ChunkStore
     {
         foreach (var group in _groups)
         {
-            if (!group.Any(v => v.IsOnline))
+            ThrowIfLost(group);
+        }
+    }
+
+    /// <summary>An I/O that reached no vdev of <paramref name="group"/> did not happen. A plain loop: every mirrored write asks.</summary>
+    private static void ThrowIfLost(Vdev[] group)
+    {
+        foreach (var v in group)
+        {
+            if (v.IsOnline)
             {
-                throw new BlockDeviceException(BlockDeviceErrorKind.Medium,
-                    $"every vdev of {(group.Length == 1 ? "a stripe" : "a mirror")} has failed ({string.Join(", ", group.Select(v => $"{v.Path}: {v.FaultReason ?? "missing"}"))})");
+                return;
             }
         }
+
+        throw new BlockDeviceException(BlockDeviceErrorKind.Medium,
+            $"every vdev of {(group.Length == 1 ? "a stripe" : "a mirror")} has failed ({string.Join(", ", group.Select(v => $"{v.Path}: {v.FaultReason ?? "missing"}"))})");
     }
 
     private static Vdev Online(Vdev v) =>
